@@ -1,13 +1,10 @@
 module github.com/memgraph-gateway/memgraph-gateway
 
-go 1.26
+go 1.26.0
 
 require (
-	github.com/neo4j/neo4j-go-driver/v5 v5.28.4
 	github.com/prometheus/client_golang v1.25.0
 	go.uber.org/zap v1.28.0
-	golang.org/x/sys v0.50.0
-	golang.org/x/time v0.16.0
 )
 
 require (
@@ -18,5 +15,6 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -1,0 +1,95 @@
+package proxy
+
+// This file fixes the proxy's public surface so that the gateway binary can be
+// written against it while the relay is built. The proxy's author owns it and
+// may extend it; changing a signature here means changing its callers too.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Backend is one Memgraph instance's Bolt endpoint.
+type Backend struct {
+	Name string `json:"name"`
+	Addr string `json:"boltAddr"` // host:port
+}
+
+// Replica is a replica instance as the read-only listener sees it.
+type Replica struct {
+	Backend
+	Ready bool  `json:"ready"`
+	Lag   int64 `json:"lag"` // Memgraph's "behind": 0 caught up, negative when lagging
+}
+
+// Phase of a route.
+type Phase string
+
+const (
+	// PhaseServing routes to Main.
+	PhaseServing Phase = "serving"
+	// PhaseFailover has no main: new connections are held, old ones cut.
+	PhaseFailover Phase = "failover"
+)
+
+// Route is what the proxy routes by. It is only ever changed through
+// Proxy.SetRoute; a route is accepted only if its Epoch is higher than the
+// one held (equal: ignored).
+type Route struct {
+	Epoch    uint64    `json:"epoch"`
+	Phase    Phase     `json:"phase"`
+	Main     Backend   `json:"main"`
+	Replicas []Replica `json:"replicas,omitempty"`
+}
+
+// Role of a listener.
+type Role string
+
+const (
+	// RoleReadWrite listeners relay to the MAIN.
+	RoleReadWrite Role = "read-write"
+	// RoleReadOnly listeners relay to ready replicas within the lag bound.
+	RoleReadOnly Role = "read-only"
+)
+
+// Config of a Proxy. Zero durations and counts take the documented default;
+// negative means "off" where the field says so. Validate reports bad values.
+type Config struct {
+	MaxConnections      int           // all listeners together; default 1000
+	MaxConnectionsPerIP int           // default 0 = unlimited
+	ConnRatePerIP       float64       // new connections per second per source IP; 0 = unlimited
+	ConnBurstPerIP      int           // token bucket burst; default max(1, ConnRatePerIP)
+	HandshakeTimeout    time.Duration // time to read the 20-byte Bolt preamble; default 10s
+	DialTimeout         time.Duration // backend dial; default 30s
+	KeepAlive           time.Duration // TCP keepalive on both sides; default 60s; negative: off
+	HoldTimeout         time.Duration // how long a connection waits for a serving route; default 10s
+	MaxHeld             int           // connections held at once; default MaxConnections
+	MaxReplicaLag       int64         // read-only listener: skip replicas with behind < -MaxReplicaLag; default 0 = must be caught up
+	ReadFromMain        bool          // read-only listener may use the MAIN when no replica qualifies
+	TLS                 *tls.Config   // client-side TLS termination (GetCertificate allows reload); nil = plain
+	BackendTLS          *tls.Config   // TLS to Memgraph; nil = plain
+	ProxyProtocol       bool          // expect a PROXY protocol v1/v2 header from the load balancer (stripped)
+	// Dial overrides the backend dialer (tests); nil uses net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// ErrClosed is returned by Serve after Close or Drain.
+var ErrClosed = errors.New("proxy: closed")
+
+// Stats is a snapshot of connection counts.
+type Stats struct {
+	Active   int            `json:"active"`
+	Held     int            `json:"held"`
+	Total    uint64         `json:"total"`
+	Rejected map[string]int `json:"rejected"` // by reason
+	Epoch    uint64         `json:"epoch"`
+}
+
+var _ = zap.NewNop
+var _ prometheus.Registerer
