@@ -28,11 +28,16 @@ type Session interface {
 	// Authenticate checks credentials (HELLO in Bolt 4.x, LOGON in 5.1+).
 	// scheme is "none" or "basic". A failure must be an *Error with code
 	// CodeUnauthenticated; the server then closes the connection.
+	// (The server itself refuses other schemes, without calling
+	// Authenticate; a non-*Error failure is sent as CodeUnauthenticated
+	// with MessageAuthFailure.)
 	Authenticate(scheme, principal, credentials string) error
 
 	// Run prepares a query. inTx is true inside BEGIN...COMMIT. Errors that
 	// Memgraph raises at prepare time (syntax, write on replica, replication
 	// query in a transaction) are returned here.
+	// The server adds qid to RUN's SUCCESS when inTx. Run is only called
+	// when no result is open.
 	Run(query string, params map[string]any, extra map[string]any, inTx bool) (fields []string, err error)
 
 	// Pull returns up to n records (n < 0: all) of the current result. When
@@ -41,21 +46,29 @@ type Session interface {
 	// has_more:false). When rows remain, done is false and the server sends
 	// SUCCESS{has_more:true}. For an auto-commit query the commit happens in
 	// the Pull that exhausts the result, so a replication error surfaces here.
+	// Values may be anything packstream.Append encodes, plus Node and *Node
+	// at any depth. When err is non-nil the records are not sent.
 	Pull(n int64) (records [][]any, done bool, summary map[string]any, err error)
 
 	// Discard drops up to n records (n < 0: all), with the same done/summary
 	// contract as Pull.
 	Discard(n int64) (done bool, summary map[string]any, err error)
 
-	// Begin opens an explicit transaction.
+	// Begin opens an explicit transaction. It is called only outside one;
+	// the server answers a nested BEGIN itself (MessageNestedTx).
 	Begin(extra map[string]any) error
-	// Commit commits the explicit transaction; summary may be empty.
+	// Commit commits the explicit transaction; summary may be empty. It is
+	// called only inside a transaction with no open result; the server
+	// answers COMMIT outside a transaction itself (MessageNoTxCommit).
 	Commit() (summary map[string]any, err error)
-	// Rollback aborts the explicit transaction.
+	// Rollback aborts the explicit transaction. Called as Commit is.
 	Rollback() error
-	// Reset aborts any transaction and drops any open result.
+	// Reset aborts any transaction and drops any open result. It is called
+	// for RESET (in any state after authentication) and LOGOFF.
 	Reset()
-	// Route answers a ROUTE message. db is "" when absent or null.
+	// Route answers a ROUTE message. db is "" when absent or null. table is
+	// the routing table {ttl, db, servers:[{role, addresses}]}; the server
+	// sends SUCCESS {rt: table}, or table itself if it has an "rt" key.
 	Route(routing map[string]any, bookmarks []any, db string) (table map[string]any, err error)
 	// Close is called once when the connection ends, however it ends.
 	Close()
