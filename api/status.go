@@ -1,0 +1,64 @@
+package api
+
+import "time"
+
+// Status is the body of GET /status. Its JSON names are the API's contract
+// (the `status` command and operators' scripts read them): fields are only
+// ever added, never renamed. Later issues add the leader, gateway members and
+// Memgraph instances as new fields.
+type Status struct {
+	ID        string    `json:"id"`        // this gateway (GATEWAY_ID or the host name)
+	Version   string    `json:"version"`   // filled by the Server from Options.Build
+	Commit    string    `json:"commit"`    // filled by the Server
+	GoVersion string    `json:"goVersion"` // filled by the Server
+	Started   time.Time `json:"started"`
+	// Ready and NotReadyReason repeat /readyz; filled by the Server from
+	// StatusProvider.Ready.
+	Ready          bool   `json:"ready"`
+	NotReadyReason string `json:"notReadyReason,omitempty"`
+	Draining       bool   `json:"draining"`
+	// Route is the route installed in the proxy; nil before the first one
+	// or when the proxy is disabled.
+	Route     *Route     `json:"route"`
+	Listeners []Listener `json:"listeners"`
+	// Connections counts the proxy's connections; nil when it is disabled.
+	Connections *Connections `json:"connections"`
+}
+
+// Route is the route a gateway serves.
+type Route struct {
+	Epoch    uint64    `json:"epoch"`
+	Phase    string    `json:"phase"`          // "serving" or "failover"
+	Main     *Backend  `json:"main,omitempty"` // nil during failover
+	Replicas []Replica `json:"replicas"`
+}
+
+// Backend is a Memgraph instance's Bolt endpoint.
+type Backend struct {
+	Name     string `json:"name"`
+	BoltAddr string `json:"boltAddr"`
+}
+
+// Replica is a replica as the read-only listener sees it.
+type Replica struct {
+	Backend
+	Ready bool  `json:"ready"`
+	Lag   int64 `json:"lag"` // Memgraph's "behind": 0 caught up, negative when lagging
+}
+
+// Listener is one Bolt listener.
+type Listener struct {
+	Role    string `json:"role"` // "read-write" or "read-only"
+	Address string `json:"address"`
+	Serving bool   `json:"serving"`
+}
+
+// Connections are the proxy's connection counts.
+type Connections struct {
+	Active   int            `json:"active"`   // open client connections, in any stage
+	Held     int            `json:"held"`     // of Active: waiting for a serving route
+	Relayed  int            `json:"relayed"`  // of Active: connected to Memgraph
+	Total    uint64         `json:"total"`    // accepted since start, rejected ones included
+	Rejected map[string]int `json:"rejected"` // since start, by reason
+	Cut      uint64         `json:"cut"`      // relayed connections cut by a route change or shutdown
+}
