@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The project's test command (README.md, .ci/run): formatting, vet, every test
+# with the race detector, a short run of every fuzz target, and the short
+# benchmark. FUZZTIME and SKIP_BENCH tune it for local runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime=${FUZZTIME:-10s}
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 25m ./...
+
+echo "== fuzz (${fuzztime} each)"
+# Every Fuzz target in the tree, found by name so new ones run without edits here.
+grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
+  dir=$(dirname "$file")
+  for name in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //'); do
+    echo "-- $dir $name"
+    go test -run=NONE -fuzz="^${name}\$" -fuzztime="$fuzztime" "$dir"
+  done
+done
+
+if [ "${SKIP_BENCH:-0}" != 1 ] && [ -x bench/run.sh ]; then
+  echo "== benchmark (short)"
+  BENCH_SHORT=1 bench/run.sh
+fi
+echo "== all checks passed"
