@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/memgraph-gateway/memgraph-gateway/bench/internal/loadgen"
+)
+
+func TestDecodeEvent(t *testing.T) {
+	out := "noise\n{\"event\":\"ready\",\"result\":{\"opened\":3}}\n{\"event\":\"cut\",\"result\":{\"held\":3,\"all_closed\":true}}\n"
+	var cut loadgen.CutResult
+	if err := decodeEvent(out, "cut", &cut); err != nil {
+		t.Fatal(err)
+	}
+	if cut.Held != 3 || !cut.AllClosed {
+		t.Errorf("got %+v", cut)
+	}
+	if err := decodeEvent(out, "rr", &cut); err == nil {
+		t.Error("want an error for a missing event")
+	}
+}
+
+func TestWriteRoute(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "route.json")
+	if err := writeRoute(path, 7, "b", "127.0.0.1:9"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	var r struct {
+		Epoch uint64 `json:"epoch"`
+		Phase string `json:"phase"`
+		Main  struct {
+			Name     string `json:"name"`
+			BoltAddr string `json:"boltAddr"`
+		} `json:"main"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Epoch != 7 || r.Phase != "serving" || r.Main.Name != "b" || r.Main.BoltAddr != "127.0.0.1:9" {
+		t.Errorf("route file %s", b)
+	}
+}
+
+func cell(target string, c cellSpec, p50, p99 float64) *LatencyCell {
+	lc := &LatencyCell{Target: target, Size: c.size, Conns: c.conns, Rate: c.rate,
+		Runs: []loadgen.RRResult{{P50Us: p50, P99Us: p99, OpsPerSec: 1000}}}
+	lc.reduce()
+	return lc
+}
+
+func TestEvaluate(t *testing.T) {
+	r := &Results{}
+	r.Config.Rate = 5000
+	for _, c := range cellsFor(r.Config.Rate) {
+		d := cell(tDirect, c, 20, 40)
+		g := cell(tGateway, c, 60, 100) // +40 / +60
+		h := cell(tHAProxy, c, 70, 90)  // +50 / +50
+		for _, lc := range []*LatencyCell{d, g, h} {
+			lc.AddedP50, lc.AddedP99 = lc.P50-d.P50, lc.P99-d.P99
+		}
+		r.Latency = append(r.Latency, d, g, h)
+	}
+	r.GatewayIdle = &IdleResult{
+		Open:         loadgen.IdleOpenResult{Tried: 9000, Opened: 9000},
+		RSSBeforeKiB: 10000, RSSHeldKiB: 10000 + 9000*8, // 8 KiB per connection
+		Cut:           &loadgen.CutResult{Held: 9000, Closed: 9000, AllClosed: true, TimeToAllMs: 120},
+		AliveAfterCut: true,
+	}
+	r.GatewayIdle.FDsHeld.Total = 18010
+	r.GatewayIdle.derive()
+	goals := evaluate(r)
+	got := map[string]string{}
+	for _, g := range goals {
+		got[g.Name] = g.Status
+	}
+	want := map[string]string{
+		"added p50 <= HAProxy's, 64 B c=1":                         "PASS",
+		"added p99 <= HAProxy's, 64 B c=1":                         "FAIL",
+		"added p50 <= HAProxy's, 16 KB c=64":                       "PASS",
+		"added p99 <= HAProxy's, 64 B c=64 @5000/s":                "FAIL",
+		">= 9000 idle connections in one gateway process":          "PASS",
+		"< 16 KiB RSS per idle gateway connection":                 "PASS",
+		"all idle connections cut within 100 ms of a route change": "FAIL",
+	}
+	for name, status := range want {
+		if got[name] != status {
+			t.Errorf("%s: %q, want %q", name, got[name], status)
+		}
+	}
+	if len(goals) != 15 {
+		t.Errorf("%d goals, want 15", len(goals))
+	}
+	// Nothing measured: every goal n/a.
+	for _, g := range evaluate(&Results{}) {
+		if g.Status != "n/a" {
+			t.Errorf("empty results: %s is %s", g.Name, g.Status)
+		}
+	}
+	var sb strings.Builder
+	printReport(&sb, r)
+	if !strings.Contains(sb.String(), "GOALS") || !strings.Contains(sb.String(), "8.0 KiB/conn") {
+		t.Errorf("report:\n%s", sb.String())
+	}
+}
+
+func TestRatio(t *testing.T) {
+	for _, c := range []struct {
+		a, b float64
+		want string
+	}{{10, 20, "0.50"}, {-5, 20, "-"}, {5, -20, "-"}, {5, 0, "-"}} {
+		if got := ratio(c.a, c.b); got != c.want {
+			t.Errorf("ratio(%v, %v) = %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/memgraph-gateway/memgraph-gateway/bench/internal/loadgen"
+	"github.com/memgraph-gateway/memgraph-gateway/bench/internal/procfs"
+)
+
+// writeRoute writes the gateway's route file atomically (temp + rename),
+// so that the gateway's 1 s poll never reads half a file.
+func writeRoute(path string, epoch uint64, name, addr string) error {
+	route := map[string]any{
+		"epoch": epoch,
+		"phase": "serving",
+		"main":  map[string]string{"name": name, "boltAddr": addr},
+	}
+	b, err := json.Marshal(route)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// waitEvent waits for the loadgen's JSON line for event.
+func waitEvent(lines <-chan string, event string, timeout time.Duration, into any) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return fmt.Errorf("loadgen ended before %q", event)
+			}
+			if decodeEvent(l, event, into) == nil {
+				return nil
+			}
+		case <-t.C:
+			return fmt.Errorf("no %q from loadgen within %v", event, timeout)
+		}
+	}
+}
+
+// settle waits until pid's fd count stops changing (five equal samples
+// 100 ms apart, at most 5 s): the last backend dials may still be in flight
+// when the client side reports ready.
+func settle(pid int) {
+	last, same := -1, 0
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && same < 5 {
+		n, err := procfs.FDCount(pid)
+		if err != nil {
+			return
+		}
+		if n == last {
+			same++
+		} else {
+			last, same = n, 0
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// watchFDsRelease samples pid's fd count every 10 ms (a light load on
+// purpose) and sends the milliseconds from trigger until it is back within
+// a few fds of baseline: the gateway's own view of the cut. It sends -1 if
+// that does not happen within 10 s.
+func watchFDsRelease(pid int, trigger time.Time, baseline int) <-chan float64 {
+	ch := make(chan float64, 1)
+	go func() {
+		deadline := trigger.Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			n, err := procfs.FDCount(pid)
+			if err != nil {
+				break
+			}
+			if n <= baseline+4 {
+				ch <- float64(time.Since(trigger)) / 1e6
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		ch <- -1
+	}()
+	return ch
+}
+
+// idleLoadgen starts the idle load generator against addr and waits for it
+// to report its connections open.
+func (b *bench) idleLoadgen(name, addr string, n int) (*proc, io.WriteCloser, <-chan string, loadgen.IdleOpenResult, error) {
+	var open loadgen.IdleOpenResult
+	lp, stdin, lines, err := b.r.startPiped(name, b.loadgenBin, "-json", "-mode", "idle",
+		"-addr", addr, "-n", strconv.Itoa(n), "-parallel", "64", "-ping", "64",
+		"-open-timeout", "120s", "-hold-timeout", "5m", "-cut-timeout", "10s")
+	if err != nil {
+		return nil, nil, nil, open, err
+	}
+	if err := waitEvent(lines, "ready", 150*time.Second, &open); err != nil {
+		stdin.Close()
+		b.r.stop(lp, 2*time.Second)
+		return nil, nil, nil, open, fmt.Errorf("%w\n%s", err, lp.logTail(10))
+	}
+	return lp, stdin, lines, open, nil
+}
+
+// idleGateway measures a fresh gateway process: idle connections held,
+// fds, RSS per connection, and the time to cut them all on a route change.
+func (b *bench) idleGateway() *IdleResult {
+	n := b.cfg.idleN
+	res := &IdleResult{Target: tGateway, N: n}
+	fail := func(format string, args ...any) *IdleResult {
+		res.Error = fmt.Sprintf(format, args...)
+		b.fail("gateway idle: %s", res.Error)
+		return res
+	}
+	addr, err := freePort()
+	if err != nil {
+		return fail("%v", err)
+	}
+	httpAddr, err := freePort()
+	if err != nil {
+		return fail("%v", err)
+	}
+	routeFile := filepath.Join(b.tmp, "route.json")
+	if err := writeRoute(routeFile, 1, "a", b.backendA); err != nil {
+		return fail("%v", err)
+	}
+	p, err := b.r.start("gateway-idle", b.gatewayBin, "serve",
+		"--bind-address", addr, "--http-address", httpAddr, "--route-file", routeFile,
+		"--max-connections", strconv.Itoa(n+1000), "--log-level", "warn")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer b.r.stop(p, 3*time.Second)
+	if err := waitBolt(addr, p, 15*time.Second); err != nil {
+		return fail("not serving with --route-file: %v\n%s", err, p.logTail(30))
+	}
+	time.Sleep(300 * time.Millisecond)
+	pid := p.pid()
+	res.PID = pid
+	if res.RSSBeforeKiB, res.FDsBefore, err = rssAndFDs(pid); err != nil {
+		return fail("read /proc: %v", err)
+	}
+
+	logf("gateway idle: opening %d connections through pid %d", n, pid)
+	lp, stdin, lines, open, err := b.idleLoadgen("loadgen-idle-gateway", addr, n)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer b.r.stop(lp, 2*time.Second)
+	defer stdin.Close()
+	res.Open = open
+	settle(pid)
+	if !p.alive() {
+		return fail("gateway exited while connections were opened (%v)\n%s", p.err, p.logTail(30))
+	}
+	if res.RSSHeldKiB, res.FDsHeld, err = rssAndFDs(pid); err != nil {
+		return fail("read /proc: %v", err)
+	}
+	res.derive()
+	logf("gateway idle: %d/%d open in %.1fs; fds %d (pipes %d); RSS %d -> %d KiB (%.0f B/conn)",
+		open.Opened, n, open.Seconds, res.FDsHeld.Total, res.FDsHeld.Pipes, res.RSSBeforeKiB, res.RSSHeldKiB, res.RSSPerConnBytes)
+
+	// The route change: epoch 1 -> 2, main a -> b (another port of the
+	// echo backend), then SIGHUP. The trigger time is taken before the
+	// file is replaced, so the measure includes reading it.
+	trigger := time.Now()
+	if err := writeRoute(routeFile, 2, "b", b.backendB); err != nil {
+		return fail("write route: %v", err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return fail("SIGHUP: %v", err)
+	}
+	released := watchFDsRelease(pid, trigger, res.FDsBefore.Total)
+	res.CutMethod = "route file epoch 1->2, main a->b, then SIGHUP; timed from just before the file was replaced"
+	fmt.Fprintf(stdin, "cut %d\n", trigger.UnixNano())
+	var cut loadgen.CutResult
+	if err := waitEvent(lines, "cut", 30*time.Second, &cut); err != nil {
+		return fail("%v", err)
+	}
+	res.Cut = &cut
+	res.FDsReleasedMs = <-released
+	logf("gateway cut: %d/%d closed, all closed %v, time to all %.1f ms (p50 %.1f, last %.1f)",
+		cut.Closed, cut.Held, cut.AllClosed, cut.TimeToAllMs, cut.P50Ms, cut.LastMs)
+	time.Sleep(time.Second)
+	res.AliveAfterCut = p.alive()
+	if !res.AliveAfterCut {
+		return fail("gateway exited on the route change (%v): the cut does not count\n%s", p.err, p.logTail(30))
+	}
+	res.RSSAfterKiB, res.FDsAfter, _ = rssAndFDs(pid)
+	if err := echoProbe(addr); err != nil {
+		res.PostCutProbe = "failed: " + err.Error()
+		b.fail("gateway does not serve after the route change: %v", err)
+	} else {
+		res.PostCutProbe = "ok"
+	}
+	return res
+}
+
+// idleHAProxy measures a fresh HAProxy the same way (no cut: HAProxy has
+// no route epochs), as a reference for RSS per idle connection.
+func (b *bench) idleHAProxy() *IdleResult {
+	n := min(b.cfg.idleN, haproxyMaxConn-100)
+	res := &IdleResult{Target: tHAProxy, N: n}
+	fail := func(format string, args ...any) *IdleResult {
+		res.Error = fmt.Sprintf(format, args...)
+		b.fail("haproxy idle: %s", res.Error)
+		return res
+	}
+	t, err := b.startHAProxy()
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer b.r.stop(t.proc, 3*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	pid := t.proc.pid()
+	res.PID = pid
+	if res.RSSBeforeKiB, res.FDsBefore, err = rssAndFDs(pid); err != nil {
+		return fail("read /proc: %v", err)
+	}
+	logf("haproxy idle: opening %d connections through pid %d", n, pid)
+	lp, stdin, _, open, err := b.idleLoadgen("loadgen-idle-haproxy", t.addr, n)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer b.r.stop(lp, 2*time.Second)
+	defer stdin.Close()
+	res.Open = open
+	settle(pid)
+	if res.RSSHeldKiB, res.FDsHeld, err = rssAndFDs(pid); err != nil {
+		return fail("read /proc: %v", err)
+	}
+	res.derive()
+	logf("haproxy idle: %d/%d open; fds %d; RSS %d -> %d KiB (%.0f B/conn)",
+		open.Opened, n, res.FDsHeld.Total, res.RSSBeforeKiB, res.RSSHeldKiB, res.RSSPerConnBytes)
+	fmt.Fprintln(stdin, "close")
+	return res
+}

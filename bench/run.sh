@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one command for memgraph-gateway's benchmark (see bench/README.md):
+#
+#   bench/run.sh            # full: 3 runs x 5 s per latency cell, ~6 minutes
+#   bench/run.sh --short    # CI: 1 run x 2 s per cell, under ~2 minutes
+#   BENCH_SHORT=1 bench/run.sh
+#
+# Extra arguments go to bench/cmd/benchrun (e.g. --idle-n 9500, --keep).
+# It installs HAProxy with apt-get when it is missing, builds everything,
+# runs direct / gateway / HAProxy in the same run, prints one table and
+# writes bench/results/<timestamp>.json. Every child process is stopped at
+# the end, on failure and on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v haproxy >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "bench: installing haproxy" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >&2 ||
+      echo "bench: could not install haproxy; its columns will be skipped" >&2
+  else
+    echo "bench: haproxy missing and not root; its columns will be skipped" >&2
+  fi
+fi
+
+bindir="$(mktemp -d "${TMPDIR:-/tmp}/gwbench-run-XXXXXX")"
+trap 'rm -rf "$bindir"' EXIT
+go build -o "$bindir/benchrun" ./bench/cmd/benchrun
+# Not exec: the trap must still remove $bindir. benchrun stops its own
+# children on SIGINT/SIGTERM; the shell forwards Ctrl-C to the foreground group.
+"$bindir/benchrun" "$@"
