@@ -10,9 +10,6 @@ import (
 	"errors"
 	"net"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 )
 
 // Backend is one Memgraph instance's Bolt endpoint.
@@ -65,16 +62,17 @@ type Config struct {
 	MaxConnectionsPerIP int           // default 0 = unlimited
 	ConnRatePerIP       float64       // new connections per second per source IP; 0 = unlimited
 	ConnBurstPerIP      int           // token bucket burst; default max(1, ConnRatePerIP)
-	HandshakeTimeout    time.Duration // time to read the 20-byte Bolt preamble; default 10s
+	HandshakeTimeout    time.Duration // from accept to the end of the 20-byte Bolt preamble, PROXY header and TLS handshake included; default 10s
 	DialTimeout         time.Duration // backend dial; default 30s
 	KeepAlive           time.Duration // TCP keepalive on both sides; default 60s; negative: off
-	HoldTimeout         time.Duration // how long a connection waits for a serving route; default 10s
+	HoldTimeout         time.Duration // how long a connection waits for a serving route; default 10s; negative: never hold (reject "no-route")
 	MaxHeld             int           // connections held at once; default MaxConnections
 	MaxReplicaLag       int64         // read-only listener: skip replicas with behind < -MaxReplicaLag; default 0 = must be caught up
 	ReadFromMain        bool          // read-only listener may use the MAIN when no replica qualifies
 	TLS                 *tls.Config   // client-side TLS termination (GetCertificate allows reload); nil = plain
 	BackendTLS          *tls.Config   // TLS to Memgraph; nil = plain
 	ProxyProtocol       bool          // expect a PROXY protocol v1/v2 header from the load balancer (stripped)
+	HalfCloseTimeout    time.Duration // after one side ends its stream, how long the other may stay silent before both close; default 30s; negative: no limit
 	// Dial overrides the backend dialer (tests); nil uses net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -84,12 +82,11 @@ var ErrClosed = errors.New("proxy: closed")
 
 // Stats is a snapshot of connection counts.
 type Stats struct {
-	Active   int            `json:"active"`
-	Held     int            `json:"held"`
-	Total    uint64         `json:"total"`
-	Rejected map[string]int `json:"rejected"` // by reason
+	Active   int            `json:"active"`   // client connections open on the gateway, in any stage
+	Held     int            `json:"held"`     // of Active: waiting for a serving route
+	Relayed  int            `json:"relayed"`  // of Active: connected to a backend and relaying
+	Total    uint64         `json:"total"`    // client connections accepted, rejected ones included
+	Rejected map[string]int `json:"rejected"` // by reason (only reasons seen)
+	Cut      uint64         `json:"cut"`      // relayed connections cut by a newer epoch or a forced close
 	Epoch    uint64         `json:"epoch"`
 }
-
-var _ = zap.NewNop
-var _ prometheus.Registerer

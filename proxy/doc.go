@@ -1,0 +1,94 @@
+// Package proxy is memgraph-gateway's data path: it accepts Bolt client
+// connections and relays each one, byte for byte, to the Memgraph instance
+// the current route names, switching when the route changes.
+//
+// Usage:
+//
+//	p, err := proxy.New(cfg, log, prometheus.DefaultRegisterer)
+//	p.SetRoute(route)                    // from the store / gossip, any time
+//	go p.Serve(rwListener, proxy.RoleReadWrite)
+//	go p.Serve(roListener, proxy.RoleReadOnly)
+//	...
+//	p.Drain(ctx)                         // on shutdown; Close for at once
+//
+// # Stages of a connection
+//
+// Accept: the global MaxConnections limit, and the per-IP count and rate
+// limits when the socket's address is the client's, are applied in the
+// accept loop before a goroutine or a buffer is spent; refusals are reset
+// (no TIME_WAIT). Then, on the connection's goroutine and within
+// HandshakeTimeout of accept: the PROXY protocol v1/v2 header if configured
+// (parsed by proxy/internal/proxyproto, bounded, stripped and never
+// forwarded; the per-IP limits then use its source address), TLS termination
+// if configured, and exactly the 20-byte Bolt preamble, refused as soon as a
+// byte differs from the magic 60 60 B0 17.
+//
+// Route: read-write connections go to the route's MAIN; read-only ones are
+// spread round-robin over ready replicas whose lag is within MaxReplicaLag,
+// and use the MAIN only with ReadFromMain. With no backend (no route yet,
+// phase failover, or no eligible replica) the connection is held, up to
+// MaxHeld of them for at most HoldTimeout, and released by the next
+// SetRoute or UpdateReplicas that gives it a backend. The backend is dialed
+// (DialTimeout, keepalive, optional TLS), the connection is registered under
+// the route's epoch, and the preamble is forwarded. If the epoch changed
+// during the dial the connection starts over: the client has seen nothing.
+//
+// Relay: two goroutines per connection, one per direction. On plain TCP
+// sockets a direction waits for readability inside syscall.RawConn.Read,
+// whose callback takes a pooled 32 KiB buffer, tries one non-blocking
+// read(2) and, on EAGAIN, returns the buffer and parks in the netpoller. So
+// an idle connection holds no buffer and no pipe: 2 descriptors (client and
+// backend) and two parked goroutines. A busy one reads and writes until
+// EAGAIN, with the same system calls per message as Go's splice-based
+// io.Copy (read, write, read-EAGAIN), no allocation and no lock; each write
+// is guarded by the epoch fence (two atomic stores and a load, below) and
+// counted in the byte metrics. Splicing while a bulk transfer flows was measured and left out:
+// on this hardware the buffered copy costs the same CPU per byte as splice
+// and needs no pipe. TLS sides use Read and Write and hold one buffer for
+// the connection's life. A clean end of one direction is passed on as a
+// half-close (FIN, after close_notify on TLS); the other direction then has
+// HalfCloseTimeout of silence before both close. An error closes both.
+//
+// # Guarantees and invariants
+//
+//   - No backend is dialed before a client has sent a valid 20-byte Bolt
+//     preamble, and none for a client refused by a limit.
+//   - No connection survives a newer epoch. SetRoute accepts only a higher
+//     epoch (equal or lower: ignored, false). Before it returns, every
+//     connection relayed under an older epoch, whatever the new route's main
+//     or phase, is fenced: it cannot write another byte to its backend or its
+//     client, and the caller may ack the epoch. The fence makes no system
+//     call for idle connections (about 0.2 µs each: 9,000 in under 2 ms
+//     here): each relay write raises a per-direction writing flag, then
+//     checks the connection's cut flag; the cut sets the cut flag, then reads
+//     the writing flags (sequentially consistent atomics: one of the two
+//     sees the other), and shuts down the socket of any write in flight,
+//     which also ends a write blocked on a peer that does not read. Then, on
+//     a background worker that Close and Drain wait for, the cut
+//     connections' goroutines are woken with a past read deadline (no system
+//     call), wait until every victim was woken (so that the wake-ups do not
+//     queue behind thousands of teardowns), and close both sockets with a
+//     reset. Releasing the sockets is kernel-bound (close and epoll removal):
+//     about 50 µs of CPU per connection on loopback, 9,000 in 0.4-0.9 s on a
+//     shared 2-core machine. Nothing waits for a goroutine to let go of a
+//     descriptor, as Go's Close does, which would serialise a mass cut. A
+//     connection that registers while a route change is installing sees the
+//     new epoch and starts over; this is checked under the registry lock
+//     that the cut scans, so none slips between the two.
+//   - An idle plain-TCP relayed connection holds no buffer and no pipe.
+//   - Every refusal is counted by reason (metrics and Stats) and logged at
+//     debug level; warnings are rate-limited per reason (one per 10 s, with
+//     the count suppressed), never one line per connection.
+//   - Whoever starts a goroutine stops it: Close and Drain return after every
+//     connection goroutine ended; Serve returns when its listener closes.
+//
+// # What it does not do
+//
+// It does not parse Bolt past the preamble (no L7 routing, no read/write
+// detection from queries: the listener decides), does not retry a failed
+// dial on another backend, does not buffer or replay client messages across
+// a failover (a cut connection is closed; drivers retry), does not talk to
+// the store, gossip or Kubernetes (it only receives routes), does not reload
+// certificates itself (use tls.Config.GetCertificate), and does not group
+// IPv6 clients by prefix for the per-IP limits (each address counts alone).
+package proxy

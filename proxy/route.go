@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// routeTable is an immutable snapshot of the route, with what the data path
+// needs precomputed. A new table replaces it atomically; the old table's
+// changed channel is then closed, which wakes the connections that were held
+// on it. Taking the decision and the channel from the same snapshot means a
+// held connection can never miss a change.
+type routeTable struct {
+	route    Route
+	serving  bool      // phase serving and a MAIN address
+	readable []Backend // replicas the read-only listener may use
+	changed  chan struct{}
+}
+
+func newRouteTable(r Route, maxLag int64) *routeTable {
+	r.Replicas = slices.Clone(r.Replicas)
+	t := &routeTable{route: r, changed: make(chan struct{})}
+	t.serving = r.Phase == PhaseServing && r.Main.Addr != ""
+	for _, rep := range r.Replicas {
+		if rep.Ready && rep.Addr != "" && rep.Lag >= -maxLag {
+			t.readable = append(t.readable, rep.Backend)
+		}
+	}
+	return t
+}
+
+// pick chooses the backend for a new connection of the given role. Read-only
+// connections are spread round-robin over the readable replicas (rr is the
+// shared cursor); the MAIN serves them only when readFromMain allows it.
+func (t *routeTable) pick(role Role, readFromMain bool, rr *atomic.Uint64) (Backend, bool) {
+	if !t.serving {
+		return Backend{}, false
+	}
+	if role == RoleReadWrite {
+		return t.route.Main, true
+	}
+	if n := uint64(len(t.readable)); n > 0 {
+		return t.readable[(rr.Add(1)-1)%n], true
+	}
+	if readFromMain {
+		return t.route.Main, true
+	}
+	return Backend{}, false
+}
+
+// SetRoute installs r if its epoch is higher than the current one and reports
+// whether it did (an equal or lower epoch is ignored: false). Before it
+// returns, every connection relayed under an older epoch is fenced, whatever
+// r's main or phase: none of them can write another byte to its backend or
+// its client (a write in flight is ended by shutting its socket down). So
+// once SetRoute(r) returned true, no byte is relayed on behalf of an older
+// epoch, and the caller may ack r's epoch; this takes about a millisecond for
+// ten thousand connections. Right after, in the background, their sockets are
+// shut down and closed (Close and Drain wait for that). Held connections are
+// released if r gives them a backend. Calls are serialised.
+func (p *Proxy) SetRoute(r Route) bool {
+	p.routeMu.Lock()
+	old := p.table.Load()
+	if r.Epoch <= old.route.Epoch {
+		p.routeMu.Unlock()
+		return false
+	}
+	start := time.Now()
+	t := newRouteTable(r, p.cfg.MaxReplicaLag)
+	p.table.Store(t)
+	p.m.epoch.Set(float64(r.Epoch))
+	p.m.routeChanges.Inc()
+	cut, finish := p.reg.cutOlder(r.Epoch)
+	p.m.addCut(cut)
+	p.routeMu.Unlock()
+	p.inBackground(finish)
+	close(old.changed)
+
+	p.log.Info("route changed",
+		zap.Uint64("epoch", r.Epoch), zap.Uint64("old_epoch", old.route.Epoch),
+		zap.String("phase", string(r.Phase)),
+		zap.String("main", r.Main.Name), zap.String("main_addr", r.Main.Addr),
+		zap.String("old_main", old.route.Main.Name),
+		zap.Int("readable_replicas", len(t.readable)),
+		zap.Int("cut", cut), zap.Duration("fence_took", time.Duration(p.reg.lastFence.Load())),
+		zap.Duration("cut_took", time.Since(start)))
+	return true
+}
+
+// UpdateReplicas replaces the replica list of the current route without a new
+// epoch, and reports whether it did: only when epoch equals the current
+// epoch. Existing connections are kept; new read-only connections use the new
+// list, and held ones are woken to try again. It lets the read-only listener
+// follow replica readiness and lag, which change without a route change.
+func (p *Proxy) UpdateReplicas(epoch uint64, replicas []Replica) bool {
+	p.routeMu.Lock()
+	old := p.table.Load()
+	if epoch != old.route.Epoch || epoch == 0 {
+		p.routeMu.Unlock()
+		return false
+	}
+	r := old.route
+	r.Replicas = replicas
+	p.table.Store(newRouteTable(r, p.cfg.MaxReplicaLag))
+	p.routeMu.Unlock()
+	close(old.changed)
+	return true
+}
+
+// Route returns the current route (zero Route before the first SetRoute).
+func (p *Proxy) Route() Route {
+	r := p.table.Load().route
+	r.Replicas = slices.Clone(r.Replicas)
+	return r
+}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package proxy
+
+import "syscall"
+
+// shutdownRaw is not available here: the caller closes the socket instead.
+func shutdownRaw(syscall.RawConn) bool { return false }

@@ -1,0 +1,16 @@
+//go:build unix
+
+package proxy
+
+import "syscall"
+
+// shutdownRaw shuts a socket down both ways through its RawConn. The call
+// does not block (shutdown only queues a FIN), so it is made as a raw system
+// call: the cut worker keeps its P instead of handing it to the goroutines
+// the cut is waking up.
+func shutdownRaw(rc syscall.RawConn) bool {
+	err := rc.Control(func(fd uintptr) {
+		_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_RDWR, 0)
+	})
+	return err == nil
+}
