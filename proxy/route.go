@@ -79,7 +79,9 @@ func (p *Proxy) SetRoute(r Route) bool {
 	p.inBackground(finish)
 	close(old.changed)
 
-	p.log.Info("route changed",
+	// The caller logs each change once at info level with its cause; this
+	// line adds what the proxy cut and how long the fence took.
+	p.log.Debug("route installed",
 		zap.Uint64("epoch", r.Epoch), zap.Uint64("old_epoch", old.route.Epoch),
 		zap.String("phase", string(r.Phase)),
 		zap.String("main", r.Main.Name), zap.String("main_addr", r.Main.Addr),
