@@ -1,0 +1,5 @@
+//go:build !race
+
+package routelease
+
+const raceEnabled = false
