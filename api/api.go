@@ -6,8 +6,8 @@
 //	GET /status   JSON Status: identity, route, listeners, connections
 //
 // The package holds no gateway state. It asks a StatusProvider, which the
-// binary implements, so later issues add leader, members and instances by
-// growing Status and the provider, and add admin actions (switchover, ...)
+// binary implements, so later issues add gateway members by growing Status
+// and the provider, and add admin actions (switchover, ...)
 // with HandleAdmin, which puts them behind a bearer token. Readiness has one
 // source, StatusProvider.Ready: /readyz, Status.Ready and the
 // memgraph_gateway_ready metric all read it, so they never disagree.

@@ -4,8 +4,7 @@ import "time"
 
 // Status is the body of GET /status. Its JSON names are the API's contract
 // (the `status` command and operators' scripts read them): fields are only
-// ever added, never renamed. Later issues add the leader, gateway members and
-// Memgraph instances as new fields.
+// ever added, never renamed. Later issues add gateway members as new fields.
 type Status struct {
 	ID        string    `json:"id"`        // this gateway (GATEWAY_ID or the host name)
 	Version   string    `json:"version"`   // filled by the Server from Options.Build
@@ -23,6 +22,40 @@ type Status struct {
 	Listeners []Listener `json:"listeners"`
 	// Connections counts the proxy's connections; nil when it is disabled.
 	Connections *Connections `json:"connections"`
+	// Election is the leader election as this gateway sees it; nil with
+	// GATEWAY_ELECTION=none.
+	Election *Election `json:"election,omitempty"`
+	// Discovery lists the Memgraph instances; nil without discovery.
+	Discovery *Discovery `json:"discovery,omitempty"`
+}
+
+// Election is the leader election as one gateway sees it.
+type Election struct {
+	Backend  string `json:"backend"`  // "kubernetes" or "etcd"
+	Store    string `json:"store"`    // where the route record is: the Lease or the etcd key
+	Identity string `json:"identity"` // this gateway's candidate identity
+	// Leader is the holder as last observed ("" when none is known); it
+	// may name a crashed leader until its lease expires.
+	Leader   string `json:"leader"`
+	IsLeader bool   `json:"isLeader"` // this gateway leads now
+}
+
+// Discovery is where the Memgraph instances are listed from, and the list.
+type Discovery struct {
+	Source string `json:"source"` // "kubernetes" or "static"
+	// Synced is false until the first complete list is in; Instances is
+	// empty until then.
+	Synced    bool       `json:"synced"`
+	Instances []Instance `json:"instances"`
+}
+
+// Instance is a Memgraph instance as discovery lists it.
+type Instance struct {
+	Name            string `json:"name"`
+	BoltAddr        string `json:"boltAddr"`        // where the gateway proxies and probes; empty while a pod has no IP
+	ReplicationAddr string `json:"replicationAddr"` // what REGISTER REPLICA is given
+	Ready           bool   `json:"ready"`           // Kubernetes readiness (always true for a static instance)
+	Terminating     bool   `json:"terminating,omitempty"`
 }
 
 // Route is the route a gateway serves.

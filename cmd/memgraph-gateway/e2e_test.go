@@ -26,6 +26,7 @@ import (
 
 	"github.com/memgraph-gateway/memgraph-gateway/api"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/testcert"
+	"github.com/memgraph-gateway/memgraph-gateway/test/kube"
 )
 
 // gatewayBin is the binary under test, built by TestMain.
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := kube.Main(m) // m.Run, then stops the shared kube-apiserver if a test started it
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -348,6 +349,10 @@ func TestE2EUsage(t *testing.T) {
 			[]string{"Flags win over environment variables", "--bind-address host:port", "env GATEWAY_BIND_ADDRESS, default 0.0.0.0:7687", "status"}},
 		{"serve help", nil, []string{"serve", "-h"}, 0, nil, []string{"env GATEWAY_DRAIN_TIMEOUT, default 30s"}},
 		{"unknown command", nil, []string{"stats"}, 2, []string{`unknown command "stats"`}, nil},
+		{"route file with an election", []string{"GATEWAY_ELECTION=etcd", "GATEWAY_ROUTE_FILE=/nonexistent"}, nil, 2,
+			[]string{"GATEWAY_ELECTION=etcd needs GATEWAY_ETCD_ENDPOINTS", "GATEWAY_ROUTE_FILE is set with GATEWAY_ELECTION=etcd: with an election the route comes only from the fenced store"}, nil},
+		{"kubernetes outside a pod", []string{"GATEWAY_ELECTION=kubernetes", "GATEWAY_NAMESPACE=db", "KUBERNETES_SERVICE_HOST=", "GATEWAY_HTTP_ADDRESS=" + freeAddr(t), "GATEWAY_BIND_ADDRESS=" + freeAddr(t)}, nil, 2,
+			[]string{"no in-cluster Kubernetes configuration", "set GATEWAY_KUBECONFIG"}, nil},
 		{"unknown flag", []string{"GATEWAY_MAIN=mg0=mg0:7687"}, []string{"--bind=:1"}, 2, []string{"flag provided but not defined: -bind"}, nil},
 		{"port in use", []string{"GATEWAY_ENABLED=false", "GATEWAY_HTTP_ADDRESS=" + busy.Addr().String()}, nil, 1,
 			[]string{"cannot start", "HTTP API (GATEWAY_HTTP_ADDRESS)", "address already in use"}, nil},

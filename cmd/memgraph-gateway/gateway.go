@@ -53,12 +53,18 @@ type gateway struct {
 
 	draining atomic.Bool
 	served   atomic.Bool // a serving route was installed once
+	// waiting, when set, is why the gateway cannot be ready yet although
+	// its listeners exist (the first read of the route store).
+	waiting atomic.Pointer[string]
+
+	control *controlPlane // nil without election and discovery; set before the API serves
 
 	routeMu      sync.Mutex // serializes applyRoute, so old and new in its log line are exact
 	routeUpdates *prometheus.CounterVec
 }
 
-// Route sources, the source label of memgraph_gateway_route_updates_total.
+// Route sources, the source label of memgraph_gateway_route_updates_total
+// (sourceStore is in controlplane.go).
 const (
 	sourceStatic = "static"
 	sourceFile   = "file"
@@ -72,7 +78,7 @@ func newGateway(id string, log *zap.Logger, r relay, reg prometheus.Registerer) 
 		relay:   r,
 		routeUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "memgraph_gateway_route_updates_total",
-			Help: "Routes offered to the proxy by a route source (static, file), by result: applied, ignored (epoch not higher), invalid (refused before the proxy).",
+			Help: "Routes offered to the proxy by a route source (static, file, store), by result: applied, ignored (epoch not higher), invalid (refused before the proxy).",
 		}, []string{"source", "result"}),
 	}
 	if err := reg.Register(g.routeUpdates); err != nil {
@@ -133,6 +139,9 @@ func (g *gateway) Ready() error {
 	if g.draining.Load() {
 		return errors.New("draining: shutting down")
 	}
+	if w := g.waiting.Load(); w != nil {
+		return errors.New(*w)
+	}
 	if !slices.ContainsFunc(g.bolt, func(l *listener) bool { return l.serving.Load() }) {
 		return errors.New("no Bolt listener is serving")
 	}
@@ -156,6 +165,8 @@ func (g *gateway) Status() api.Status {
 		Started:   g.started,
 		Draining:  g.draining.Load(),
 		Listeners: make([]api.Listener, 0, len(g.bolt)),
+		Election:  g.control.electionStatus(),
+		Discovery: g.control.discoveryStatus(),
 	}
 	for _, l := range g.bolt {
 		st.Listeners = append(st.Listeners, api.Listener{Role: string(l.role), Address: l.ln.Addr().String(), Serving: l.serving.Load()})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/memgraph-gateway/memgraph-gateway/api"
 	"github.com/memgraph-gateway/memgraph-gateway/proxy"
+	"github.com/memgraph-gateway/memgraph-gateway/state"
 )
 
 // fakeRelay keeps a route by the proxy's rule (higher epoch wins) and
@@ -333,6 +334,69 @@ mg1      mg1:7687  yes    -3
 		if !strings.Contains(buf.String(), w) {
 			t.Errorf("table lacks %q:\n%s", w, buf.String())
 		}
+	}
+}
+
+func TestStatusTableControlPlane(t *testing.T) {
+	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := api.Status{
+		ID: "gw-1", Started: started, Ready: true,
+		Election: &api.Election{Backend: "etcd", Store: "etcd key /memgraph-gateway/route", Identity: "gw-1", Leader: "gw-1", IsLeader: true},
+		Discovery: &api.Discovery{Source: "kubernetes", Synced: true, Instances: []api.Instance{
+			{Name: "mg-0", BoltAddr: "10.0.0.5:7687", ReplicationAddr: "mg-0.mg.db.svc.cluster.local:10000", Ready: true},
+			{Name: "mg-1", BoltAddr: "", ReplicationAddr: "mg-1.mg.db.svc.cluster.local:10000", Terminating: true},
+		}},
+	}
+	var buf bytes.Buffer
+	writeStatusTable(&buf, st, started)
+	for _, w := range []string{
+		"Leader    gw-1 (this gateway)", "Election  etcd, route in etcd key /memgraph-gateway/route",
+		"INSTANCE  BOLT           REPLICATION                         READY",
+		"mg-0      10.0.0.5:7687  mg-0.mg.db.svc.cluster.local:10000  yes",
+		"mg-1                     mg-1.mg.db.svc.cluster.local:10000  no (terminating)",
+	} {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("table lacks %q:\n%s", w, buf.String())
+		}
+	}
+	buf.Reset()
+	st.Election.IsLeader, st.Election.Leader, st.Discovery.Synced = false, "", false
+	writeStatusTable(&buf, st, started)
+	for _, w := range []string{"Leader    unknown", "Instances (kubernetes discovery): not listed yet"} {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("table lacks %q:\n%s", w, buf.String())
+		}
+	}
+}
+
+func TestReadyWhileLoadingTheStore(t *testing.T) {
+	r := &fakeRelay{}
+	g, _ := newTestGateway(t, r)
+	g.bolt = []*listener{fakeListener(t, proxy.RoleReadWrite, true)}
+	why := "loading the route from the store (etcd key /r)"
+	g.waiting.Store(&why)
+	r.SetRoute(serving(3, proxy.Backend{Name: "m", Addr: "m:7687"}))
+	if err := g.Ready(); err == nil || err.Error() != why {
+		t.Errorf("Ready = %v while loading", err)
+	}
+	g.waiting.Store(nil)
+	if err := g.Ready(); err != nil {
+		t.Errorf("Ready = %v after loading", err)
+	}
+}
+
+func TestRouteConversion(t *testing.T) {
+	r := state.Route{Epoch: 4, Phase: state.PhaseServing, Main: state.Instance{Name: "a", BoltAddr: "a:1"},
+		Replicas: []state.ReplicaState{{Name: "b", BoltAddr: "b:1", Mode: state.ModeSync, Ready: true, Lag: -2}}}
+	got := proxyRoute(r)
+	want := proxy.Route{Epoch: 4, Phase: proxy.PhaseServing, Main: proxy.Backend{Name: "a", Addr: "a:1"},
+		Replicas: []proxy.Replica{{Backend: proxy.Backend{Name: "b", Addr: "b:1"}, Ready: true, Lag: -2}}}
+	if !sameRoute(got, want) {
+		t.Errorf("proxyRoute = %+v, want %+v", got, want)
+	}
+	b := bootstrapRoute(want)
+	if b.Epoch != 1 || b.Phase != state.PhaseServing || b.Main != r.Main || len(b.Replicas) != 1 || b.Replicas[0].Name != "b" || b.Validate() != nil {
+		t.Errorf("bootstrapRoute = %+v", b)
 	}
 }
 

@@ -15,9 +15,12 @@
 // gateway fails at run time (a port already in use, a listener that dies),
 // 2 for a configuration or usage error.
 //
-// Until the replication controller lands, the route comes from GATEWAY_MAIN
-// or GATEWAY_ROUTE_FILE, and every route enters the proxy through
-// proxy.SetRoute in gateway.applyRoute.
+// Routes come from GATEWAY_MAIN or GATEWAY_ROUTE_FILE with
+// GATEWAY_ELECTION=none, or from the fenced route store of the election
+// backend (kubernetes, etcd; see controlplane.go), whose leader bootstraps
+// an empty store from GATEWAY_MAIN. Every route enters the proxy through
+// proxy.SetRoute in gateway.applyRoute. The replication controller (a later
+// issue) plugs in as controlPlane.work, run under the leader's context.
 package main
 
 import (

@@ -31,11 +31,21 @@ const httpShutdownTimeout = 5 * time.Second
 // serve runs the gateway until SIGTERM or SIGINT, or until a listener fails.
 //
 // Start-up order: configuration (every problem at once, exit 2), logger,
-// metrics registry, proxy, first route, then every listening socket (so a
-// port in use fails before anything serves), then serving. Shutdown order:
-// /readyz fails, GATEWAY_DRAIN_DELAY passes, the proxy drains for up to
-// GATEWAY_DRAIN_TIMEOUT, then the HTTP API stops. A second signal cuts the
-// delay and the drain short.
+// metrics registry, proxy, control plane (clients, elector, store,
+// discovery: nothing contacted yet), first route when it is static, then
+// every listening socket (so a port in use fails before anything serves),
+// then the HTTP API, the elector and discovery in the background. Without
+// an election the Bolt listeners serve at once. With one, the route is
+// loaded from the store first (retried until the store answers; /readyz is
+// 503 meanwhile, and clients wait in the listen backlog), installed in the
+// proxy, and only then do the Bolt listeners accept; after that every
+// higher epoch the store's watch delivers is installed (cause "store").
+//
+// Shutdown order: /readyz fails, GATEWAY_DRAIN_DELAY passes, the proxy
+// drains for up to GATEWAY_DRAIN_TIMEOUT, the elector stops (the leader's
+// work ends, then the Lease is released or the etcd key resigned, so another
+// gateway takes over at once), the store watch and discovery stop, then the
+// HTTP API stops. A second signal cuts the delay and the drain short.
 func serve(args, environ []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(args, environ)
 	if errors.Is(err, flag.ErrHelp) {
@@ -72,6 +82,9 @@ func serve(args, environ []string, stdout, stderr io.Writer) int {
 		if s.proxy != nil {
 			s.proxy.Close()
 		}
+		if s.cp != nil {
+			s.cp.close()
+		}
 		return code
 	}
 	return s.run(signals)
@@ -90,17 +103,21 @@ type server struct {
 	g       *gateway
 	api     *api.Server
 	httpLn  net.Listener
+
+	cp          *controlPlane      // nil without election and discovery
+	ctlCancel   context.CancelFunc // stops the store loader and follower
+	boltServing bool               // the Bolt listeners were handed to the proxy
 }
 
 // start builds every part and opens every socket. On error it returns the
 // exit code; the caller closes what was opened.
 func (s *server) start() (int, error) {
 	cfg := s.cfg
-	id := cfg.ID
+	id := cfg.ID // GATEWAY_ID, else $POD_NAME (config.Load)
 	if id == "" {
 		var err error
 		if id, err = os.Hostname(); err != nil {
-			return exitUsage, fmt.Errorf("no GATEWAY_ID and no host name (%w); set GATEWAY_ID", err)
+			return exitUsage, fmt.Errorf("no GATEWAY_ID, no POD_NAME and no host name (%w); set GATEWAY_ID", err)
 		}
 	}
 	s.log = s.log.With(zap.String("gateway", id))
@@ -133,8 +150,19 @@ func (s *server) start() (int, error) {
 	}
 	s.g = g
 
-	// The first route, before any listener accepts.
-	if cfg.Enabled {
+	if cfg.Election != config.ElectionNone || cfg.DiscoveryMode() != config.DiscoveryNone {
+		if s.cp, err = newControlPlane(cfg, id, s.log, reg); err != nil {
+			return exitUsage, err
+		}
+		g.control = s.cp
+	}
+
+	// The first route, before any listener accepts: static here, or from
+	// the store in run.
+	if cfg.Enabled && s.cp != nil && s.cp.store != nil {
+		reason := "loading the route from the store (" + s.cp.storeName + ")"
+		g.waiting.Store(&reason)
+	} else if cfg.Enabled {
 		r, ok, err := cfg.StaticRoute()
 		if err != nil {
 			return exitUsage, err
@@ -209,21 +237,42 @@ func (s *server) run(signals <-chan os.Signal) int {
 			failed <- err
 		}
 	})
-	for _, l := range s.g.bolt {
-		l.serving.Store(true)
-		wg.Go(func() {
-			err := s.proxy.Serve(l.ln, l.role)
-			l.serving.Store(false)
-			if !errors.Is(err, proxy.ErrClosed) {
-				failed <- fmt.Errorf("%s listener %s stopped: %w", l.role, l.ln.Addr(), err)
-			}
-		})
+	serveBolt := func() {
+		s.boltServing = true
+		for _, l := range s.g.bolt {
+			l.serving.Store(true)
+			wg.Go(func() {
+				err := s.proxy.Serve(l.ln, l.role)
+				l.serving.Store(false)
+				if !errors.Is(err, proxy.ErrClosed) {
+					failed <- fmt.Errorf("%s listener %s stopped: %w", l.role, l.ln.Addr(), err)
+				}
+			})
+		}
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
+	s.ctlCancel = stopWatch
 	if s.watcher != nil {
 		wg.Go(func() { s.watcher.Run(watchCtx) })
 	}
+	// loaded is closed once the Bolt listeners may serve: at once without
+	// a store, after the first successful read of the store with one.
+	loaded := make(chan struct{})
+	if s.cp != nil {
+		s.cp.start()
+	}
+	fromStore := s.cp != nil && s.cp.store != nil && s.proxy != nil
+	if fromStore {
+		wg.Go(func() {
+			if s.cp.loadRoute(watchCtx, s.g) {
+				close(loaded)
+			}
+		})
+	} else {
+		close(loaded)
+	}
+	waitLoaded := (<-chan struct{})(loaded)
 	fields := []zap.Field{
 		zap.String("version", s.build.Version), zap.String("commit", s.build.Commit),
 		zap.String("http", s.httpLn.Addr().String()), zap.Bool("proxy", s.proxy != nil),
@@ -237,6 +286,16 @@ func (s *server) run(signals <-chan os.Signal) int {
 wait:
 	for {
 		select {
+		case <-waitLoaded:
+			waitLoaded = nil
+			if s.proxy != nil {
+				serveBolt()
+			}
+			s.g.waiting.Store(nil)
+			if fromStore {
+				wg.Go(func() { s.cp.followStore(watchCtx, s.g) })
+				s.log.Info("serving Bolt with the route from the store", zap.String("store", s.cp.storeName))
+			}
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
 				s.reload()
@@ -294,6 +353,11 @@ func (s *server) reload() {
 // the HTTP API. Cancelling cut ends the delay and the drain at once.
 func (s *server) shutdown(cut context.Context) {
 	s.g.draining.Store(true)
+	if !s.boltServing { // still waiting for the store: nothing was served
+		for _, l := range s.g.bolt {
+			l.ln.Close()
+		}
+	}
 	if p := s.proxy; p != nil {
 		if d := s.cfg.DrainDelay; d > 0 {
 			s.log.Info("not ready; waiting before draining so that load balancers stop sending clients", zap.Duration("drain_delay", d))
@@ -316,6 +380,11 @@ func (s *server) shutdown(cut context.Context) {
 			s.log.Info("drained", zap.Duration("took", time.Since(begin)))
 		}
 		p.Close()
+	}
+	if s.cp != nil {
+		s.cp.stopElector()
+		s.ctlCancel()
+		s.cp.stop()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 	defer cancel()

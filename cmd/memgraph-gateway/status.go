@@ -96,6 +96,17 @@ func writeStatusTable(out io.Writer, st api.Status, now time.Time) {
 		}
 		fmt.Fprintf(w, "MAIN\t%s\n", main)
 	}
+	if e := st.Election; e != nil {
+		leader := e.Leader
+		switch {
+		case leader == "":
+			leader = "unknown"
+		case e.IsLeader:
+			leader += " (this gateway)"
+		}
+		fmt.Fprintf(w, "Leader\t%s\n", leader)
+		fmt.Fprintf(w, "Election\t%s, route in %s\n", e.Backend, e.Store)
+	}
 	if c := st.Connections; c != nil {
 		fmt.Fprintf(w, "Connections\tactive %d (relayed %d, held %d), accepted %d, cut %d\n", c.Active, c.Relayed, c.Held, c.Total, c.Cut)
 		if len(c.Rejected) > 0 {
@@ -116,6 +127,23 @@ func writeStatusTable(out io.Writer, st api.Status, now time.Time) {
 			fmt.Fprintf(w, "%s\t%s\t%s\n", l.Role, l.Address, yes(l.Serving))
 		}
 		w.Flush()
+	}
+	if d := st.Discovery; d != nil {
+		fmt.Fprintln(out)
+		if !d.Synced {
+			fmt.Fprintf(out, "Instances (%s discovery): not listed yet\n", d.Source)
+		} else {
+			w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "INSTANCE\tBOLT\tREPLICATION\tREADY")
+			for _, in := range d.Instances {
+				ready := yes(in.Ready)
+				if in.Terminating {
+					ready += " (terminating)"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", in.Name, in.BoltAddr, in.ReplicationAddr, ready)
+			}
+			w.Flush()
+		}
 	}
 	if st.Route != nil && len(st.Route.Replicas) > 0 {
 		fmt.Fprintln(out)

@@ -12,9 +12,13 @@
 // (GATEWAY_MAIN or GATEWAY_ROUTE_FILE); Validate never changes the Config; a
 // Config that validates maps onto a proxy.Config that proxy.New accepts.
 //
-// Until the replication controller exists, the route the proxy serves comes
+// With GATEWAY_ELECTION=none (the default) the route the proxy serves comes
 // from here: GATEWAY_MAIN and GATEWAY_REPLICAS (a static route, epoch 1,
 // serving) or GATEWAY_ROUTE_FILE (a JSON proxy.Route the binary re-reads).
+// With an election backend (kubernetes, etcd) the route comes only from the
+// fenced store of that backend; GATEWAY_MAIN (and GATEWAY_REPLICAS) are then
+// the bootstrap route the leader writes as epoch 1 into an empty store, and
+// GATEWAY_ROUTE_FILE is refused. See controlplane.go.
 package config
 
 import (
@@ -134,8 +138,65 @@ type Config struct {
 	Replicas []string
 	// RouteFile is a JSON proxy.Route re-read on SIGHUP and whenever its
 	// modification time changes (GATEWAY_ROUTE_FILE). Empty: none. Exclusive
-	// with Main.
+	// with Main, and only with Election none.
 	RouteFile string
+
+	// Election is the leader election and route store backend
+	// (GATEWAY_ELECTION): none (default: the route comes from Main or
+	// RouteFile), kubernetes (a Lease; the route in its annotation) or
+	// etcd (an etcd election; the route under EtcdPrefix). With an
+	// election, Main is only the bootstrap route: the leader writes it as
+	// epoch 1 when the store is empty.
+	Election string
+	// Discovery is where the Memgraph instances are listed from
+	// (GATEWAY_DISCOVERY): kubernetes (pods) or static (Instances). Empty
+	// (default): static when Instances is set, else none.
+	Discovery string
+	// Instances is the static list of Memgraph instances, in discovery's
+	// syntax name=host:port[/replhost[:replport]],... (GATEWAY_INSTANCES).
+	Instances string
+
+	// Namespace of the election Lease and of the Memgraph pods
+	// (GATEWAY_NAMESPACE). Empty: Load fills it, when a Kubernetes backend
+	// is selected, from $POD_NAMESPACE or the service account's namespace
+	// file.
+	Namespace string
+	// LeaseName is the election Lease's name (GATEWAY_LEASE_NAME, default
+	// memgraph-gateway).
+	LeaseName string
+	// MemgraphSelector is the label selector of the Memgraph pods
+	// (GATEWAY_MEMGRAPH_SELECTOR), for discovery kubernetes.
+	MemgraphSelector string
+	// MemgraphService is the headless Service of the Memgraph pods
+	// (GATEWAY_MEMGRAPH_SERVICE), for discovery kubernetes.
+	MemgraphService string
+	// Kubeconfig is a kubeconfig file (GATEWAY_KUBECONFIG). Empty
+	// (default): the in-cluster service account.
+	Kubeconfig string
+
+	// EtcdEndpoints are the etcd client URLs (GATEWAY_ETCD_ENDPOINTS,
+	// comma-separated, http(s)://host:port or host:port). Required with
+	// Election etcd.
+	EtcdEndpoints []string
+	// EtcdPrefix is the key prefix (GATEWAY_ETCD_PREFIX, default
+	// /memgraph-gateway): the election under <prefix>/election, the route
+	// at <prefix>/route.
+	EtcdPrefix string
+	// EtcdCAFile verifies etcd's certificate (GATEWAY_ETCD_CA_FILE). Empty:
+	// the system roots when an endpoint is https.
+	EtcdCAFile string
+	// EtcdCertFile and EtcdKeyFile are a client certificate for etcd
+	// (GATEWAY_ETCD_CERT_FILE, GATEWAY_ETCD_KEY_FILE). Both or neither.
+	EtcdCertFile string
+	EtcdKeyFile  string
+
+	// LeaseDuration, RenewDeadline and RetryPeriod time the election
+	// (GATEWAY_LEASE_DURATION 4s, GATEWAY_RENEW_DEADLINE 3s,
+	// GATEWAY_RETRY_PERIOD 500ms): lease > renew > 1.2 × retry > 0, the
+	// lease in whole seconds.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 }
 
 // Values shared by Default, the help text and the messages.
@@ -170,6 +231,12 @@ func Default() Config {
 		HTTPAddress:      defaultHTTPAddress,
 		LogLevel:         "info",
 		LogFormat:        "json",
+		Election:         ElectionNone,
+		LeaseName:        DefaultLeaseName,
+		EtcdPrefix:       DefaultEtcdPrefix,
+		LeaseDuration:    4 * time.Second,
+		RenewDeadline:    3 * time.Second,
+		RetryPeriod:      500 * time.Millisecond,
 	}
 }
 
@@ -309,10 +376,12 @@ func (c Config) Validate() error {
 
 	// Route source.
 	switch {
+	case c.Election != ElectionNone && c.RouteFile != "":
+		bad("GATEWAY_ROUTE_FILE is set with GATEWAY_ELECTION=%s: with an election the route comes only from the fenced store, and a file edited beside it would let gateways route to a MAIN the store does not name; unset GATEWAY_ROUTE_FILE (use GATEWAY_MAIN for the bootstrap route), or set GATEWAY_ELECTION=none", c.Election)
 	case c.Main != "" && c.RouteFile != "":
 		bad("GATEWAY_MAIN and GATEWAY_ROUTE_FILE are both set; set exactly one route source: GATEWAY_MAIN for a fixed MAIN, or GATEWAY_ROUTE_FILE for a route you change at run time")
-	case c.Main == "" && c.RouteFile == "" && c.Enabled:
-		bad("no route source; set GATEWAY_MAIN=name=host:port (such as memgraph-0=memgraph-0.memgraph:7687) or GATEWAY_ROUTE_FILE=/path/to/route.json")
+	case c.Main == "" && c.RouteFile == "" && c.Enabled && c.Election == ElectionNone:
+		bad("no route source; set GATEWAY_MAIN=name=host:port (such as memgraph-0=memgraph-0.memgraph:7687) or GATEWAY_ROUTE_FILE=/path/to/route.json, or GATEWAY_ELECTION=kubernetes or etcd to read the route from a store")
 	}
 	if c.Main != "" {
 		if _, err := ParseBackend(c.Main); err != nil {
@@ -347,6 +416,7 @@ func (c Config) Validate() error {
 		}
 	}
 
+	errs = append(errs, c.validateControlPlane()...)
 	return errors.Join(errs...)
 }
 
@@ -365,10 +435,10 @@ func (c Config) Warnings() []string {
 			w = append(w, "GATEWAY_MAX_REPLICA_LAG has no effect without GATEWAY_READ_BIND_ADDRESS")
 		}
 	}
-	if !c.Enabled && (c.Main != "" || c.RouteFile != "") {
+	if !c.Enabled && (c.Main != "" || c.RouteFile != "") && c.Election == ElectionNone {
 		w = append(w, "GATEWAY_ENABLED=false: the route source (GATEWAY_MAIN or GATEWAY_ROUTE_FILE) is not read")
 	}
-	return w
+	return append(w, c.controlPlaneWarnings()...)
 }
 
 // ProxyConfig maps the Config onto the proxy's. clientTLS and backendTLS are

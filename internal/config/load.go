@@ -68,7 +68,26 @@ func options(c *Config) []option {
 
 		{"Route (until the controller manages it)", "main", "name=host:port", "static MAIN, served as epoch 1; excludes --route-file", "set name=host:port such as memgraph-0=memgraph-0.memgraph:7687", &c.Main},
 		{"Route (until the controller manages it)", "replicas", "name=host:port,...", "static replicas for the read-only listener (with --main)", "set a comma-separated list of name=host:port", &c.Replicas},
-		{"Route (until the controller manages it)", "route-file", "path", "JSON route {epoch, phase, main, replicas}; re-read on change and on SIGHUP; excludes --main", "set a file path", &c.RouteFile},
+		{"Route (until the controller manages it)", "route-file", "path", "JSON route {epoch, phase, main, replicas}; re-read on change and on SIGHUP; excludes --main; only with --election=none", "set a file path", &c.RouteFile},
+
+		{"Control plane", "election", "backend", "leader election and route store: none (route from --main or --route-file), kubernetes (a Lease; the route in its annotation) or etcd; with a backend, --main is only the bootstrap route written into an empty store", "set none, kubernetes or etcd", &c.Election},
+		{"Control plane", "discovery", "source", "where the Memgraph instances are listed from: kubernetes (pods) or static (--instances) (empty: static when --instances is set, else none)", "set kubernetes or static", &c.Discovery},
+		{"Control plane", "instances", "list", "static Memgraph instances, name=host:port[/replhost[:replport]],...", "set a list such as mg-0=10.0.0.5:7687,mg-1=10.0.0.6:7687", &c.Instances},
+		{"Control plane", "lease-duration", "", "election: how long a silent leader keeps leadership (whole seconds; > renew deadline)", "set whole seconds such as 4s", &c.LeaseDuration},
+		{"Control plane", "renew-deadline", "", "election: a leader that could not renew for this long stops leading (< lease duration, > 1.2 x retry period)", "set a duration such as 3s", &c.RenewDeadline},
+		{"Control plane", "retry-period", "", "election: how often candidates try and leaders renew", "set a duration such as 500ms", &c.RetryPeriod},
+
+		{"Kubernetes", "namespace", "name", "namespace of the election Lease and the Memgraph pods (default: $POD_NAMESPACE, else the service account's namespace)", "set a namespace such as memgraph", &c.Namespace},
+		{"Kubernetes", "lease-name", "name", "name of the election Lease, which also holds the route record", "set a name such as memgraph-gateway", &c.LeaseName},
+		{"Kubernetes", "memgraph-selector", "selector", "label selector of the Memgraph pods (discovery kubernetes)", "set a selector such as app.kubernetes.io/name=memgraph", &c.MemgraphSelector},
+		{"Kubernetes", "memgraph-service", "name", "headless Service of the Memgraph pods, for their stable DNS names (discovery kubernetes)", "set a Service name such as memgraph", &c.MemgraphService},
+		{"Kubernetes", "kubeconfig", "path", "kubeconfig file (empty: the in-cluster service account)", "set a file path", &c.Kubeconfig},
+
+		{"etcd", "etcd-endpoints", "url,...", "etcd client URLs, comma-separated (election etcd)", "set URLs such as http://etcd-0.etcd:2379,http://etcd-1.etcd:2379", &c.EtcdEndpoints},
+		{"etcd", "etcd-prefix", "key", "key prefix: the election under <prefix>/election, the route at <prefix>/route", "set a prefix such as /memgraph-gateway", &c.EtcdPrefix},
+		{"etcd", "etcd-ca-file", "path", "PEM CA bundle that verifies etcd (empty: system roots for https endpoints)", "set a file path", &c.EtcdCAFile},
+		{"etcd", "etcd-cert-file", "path", "PEM client certificate for etcd (with --etcd-key-file)", "set a file path", &c.EtcdCertFile},
+		{"etcd", "etcd-key-file", "path", "PEM client key for etcd (with --etcd-cert-file)", "set a file path", &c.EtcdKeyFile},
 	}
 }
 
@@ -76,7 +95,10 @@ func options(c *Config) []option {
 // (os.Environ form, "NAME=value") and then with args, the flags after the
 // subcommand; a flag wins over its variable, and an empty variable counts as
 // unset. Values that do not parse are all reported, joined; Load does not
-// call Validate. With -h or --help it returns flag.ErrHelp.
+// call Validate. Load also fills the defaults that come from the
+// environment: GATEWAY_ID from $POD_NAME, and, with a Kubernetes backend,
+// GATEWAY_NAMESPACE from $POD_NAMESPACE or the service account's namespace
+// file. With -h or --help it returns flag.ErrHelp.
 func Load(args, environ []string) (Config, error) {
 	c := Default()
 	opts := options(&c)
@@ -115,6 +137,7 @@ func Load(args, environ []string) (Config, error) {
 	for _, a := range fs.Args() {
 		errs = append(errs, fmt.Errorf("unexpected argument %q; write settings as --name=value flags or GATEWAY_* variables", a))
 	}
+	c.resolve(env)
 	return c, errors.Join(errs...)
 }
 
