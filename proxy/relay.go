@@ -30,11 +30,15 @@ type pipe struct {
 	// pushes the src read deadline by HalfCloseTimeout.
 	halfClosed atomic.Bool
 
-	// Result of the last raw read, handed from readRaw to copyRaw.
-	buf    *buffer
-	n      int
+	// Why readRaw ended the direction, handed to copyRaw.
 	rerr   error
 	readFn func(fd uintptr) bool // d.readRaw, bound once
+
+	// The write in progress on a raw dst, for writeRaw.
+	wbuf    []byte
+	wn      int
+	werr    error
+	writeFn func(fd uintptr) bool // d.writeRaw, bound once
 }
 
 // relay copies both ways until both directions end or the connection is cut.
@@ -53,6 +57,7 @@ func (c *conn) relay(b *side) {
 	down := &pipe{p: p, c: c, src: b, dst: c.client, writing: &c.writing[1], bytes: p.m.bytesDown}
 	up.other, down.other = down, up
 	up.readFn, down.readFn = up.readRaw, down.readRaw
+	up.writeFn, down.writeFn = up.writeRaw, down.writeRaw
 
 	done := make(chan struct{})
 	go down.runAsync(done)
@@ -93,37 +98,19 @@ func (d *pipe) run() {
 	d.dst.close()
 }
 
-// copyRaw relays src to dst without holding a buffer while src is idle: the
-// goroutine parks in the netpoller inside RawConn.Read, whose callback takes
-// a pooled buffer only for the non-blocking read attempt and gives it back if
-// there is nothing to read.
+// copyRaw relays src to dst without holding a buffer while src is idle. The
+// whole direction runs inside one RawConn.Read: its callback (readRaw) reads
+// and writes until src has nothing more, gives the buffer back and returns
+// false, which parks the goroutine in the netpoller until src is readable;
+// it returns true when the direction ends, with the reason in d.rerr. One
+// RawConn.Read for the direction's life takes the descriptor's read lock and
+// resets its readiness once, not once per message.
 func (d *pipe) copyRaw() error {
-	for {
-		if err := d.src.raw.Read(d.readFn); err != nil {
-			return err
-		}
-		buf, n, rerr := d.buf, d.n, d.rerr
-		d.buf, d.rerr = nil, nil
-		if n > 0 {
-			w, werr := d.write(buf[:n])
-			d.p.putBuffer(buf)
-			d.bytes.Add(float64(w))
-			if werr != nil {
-				return werr
-			}
-		} else {
-			d.p.putBuffer(buf)
-		}
-		if rerr != nil {
-			return rerr
-		}
-		if n == 0 {
-			return io.EOF
-		}
-		if d.halfClosed.Load() {
-			d.extendHalfClose()
-		}
+	d.rerr = nil
+	if err := d.src.raw.Read(d.readFn); err != nil {
+		return err
 	}
+	return d.rerr
 }
 
 // copyStream relays through Read and Write, for TLS or non-TCP sources. It
@@ -156,17 +143,48 @@ func (d *pipe) copyStream() error {
 // cut sees the write in flight and shuts its socket down. The cost is two
 // uncontended atomic stores and a load per write.
 func (d *pipe) write(b []byte) (int, error) {
-	return guardedWrite(d.c, d.writing, d.dst, b)
+	if d.dst.raw == nil {
+		return guardedWrite(d.c, d.writing, d.dst, b)
+	}
+	if !enterWrite(d.c, d.writing) {
+		return 0, errFenced
+	}
+	n, err := d.rawWrite(b)
+	d.writing.Store(false)
+	return n, err
 }
 
-func guardedWrite(c *conn, writing *atomic.Bool, dst *side, b []byte) (int, error) {
+// enterWrite raises the writing flag and reports whether the write may go
+// ahead; if it may, the caller lowers the flag once the write returned.
+func enterWrite(c *conn, writing *atomic.Bool) bool {
 	writing.Store(true)
 	if c.cut.Load() {
 		writing.Store(false)
+		return false
+	}
+	return true
+}
+
+// guardedWrite writes b to dst.conn under the fence (see pipe.write).
+func guardedWrite(c *conn, writing *atomic.Bool, dst *side, b []byte) (int, error) {
+	if !enterWrite(c, writing) {
 		return 0, errFenced
 	}
 	n, err := dst.conn.Write(b)
 	writing.Store(false)
+	return n, err
+}
+
+// rawWrite writes all of b to the plain TCP dst through its RawConn, which
+// holds the descriptor and parks the goroutine while the socket is full.
+func (d *pipe) rawWrite(b []byte) (int, error) {
+	d.wbuf, d.wn, d.werr = b, 0, nil
+	err := d.dst.raw.Write(d.writeFn)
+	n := d.wn
+	if err == nil {
+		err = d.werr
+	}
+	d.wbuf, d.werr = nil, nil
 	return n, err
 }
 

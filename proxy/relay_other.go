@@ -9,6 +9,11 @@ import "errors"
 const rawRelay = false
 
 func (d *pipe) readRaw(uintptr) bool {
-	d.buf, d.n, d.rerr = d.p.getBuffer(), 0, errors.ErrUnsupported
+	d.rerr = errors.ErrUnsupported
+	return true
+}
+
+func (d *pipe) writeRaw(uintptr) bool {
+	d.werr = errors.ErrUnsupported
 	return true
 }

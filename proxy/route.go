@@ -58,8 +58,9 @@ func (t *routeTable) pick(role Role, readFromMain bool, rr *atomic.Uint64) (Back
 // its client (a write in flight is ended by shutting its socket down). So
 // once SetRoute(r) returned true, no byte is relayed on behalf of an older
 // epoch, and the caller may ack r's epoch; this takes about a millisecond for
-// ten thousand connections. Right after, in the background, their sockets are
-// shut down and closed (Close and Drain wait for that). Held connections are
+// ten thousand connections. Right after, in the background, their client
+// sockets are reset first, then all their sockets closed (Close and Drain
+// wait for that). Held connections are
 // released if r gives them a backend. Calls are serialised.
 func (p *Proxy) SetRoute(r Route) bool {
 	p.routeMu.Lock()

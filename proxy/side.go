@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/tls"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -14,6 +15,10 @@ type side struct {
 	conn net.Conn        // what is read and written: base, or a *tls.Conn over it
 	raw  syscall.RawConn // set when the relay reads the socket directly (plain TCP)
 	ctl  syscall.RawConn // base's socket for cut; nil if it has none
+
+	// wasReset is set once reset succeeded: the socket is closed on the
+	// wire already, so abort need not ask for a reset again.
+	wasReset atomic.Bool
 }
 
 func newSide(c net.Conn) *side {
@@ -35,6 +40,20 @@ func (s *side) cut() {
 	if s.ctl == nil || !shutdownRaw(s.ctl) {
 		_ = s.base.Close()
 	}
+}
+
+// reset resets the connection from any goroutine without waiting for the
+// goroutines using it and without releasing the descriptor (see resetRaw):
+// the peer gets a RST at once, and goroutines parked on the socket wake up
+// with an error (they then see the connection's cut flag and abort it). It
+// reports false if the socket could not be reset (no socket, or closed
+// already); the caller then wakes the goroutines another way.
+func (s *side) reset() bool {
+	if s.ctl == nil || !resetRaw(s.ctl) {
+		return false
+	}
+	s.wasReset.Store(true)
+	return true
 }
 
 // enableRaw switches reads to readiness callbacks on the socket, if the side
@@ -59,7 +78,7 @@ func (s *side) wake() { _ = s.base.SetReadDeadline(time.Unix(1, 0)) }
 // goroutine and more than once; TLS is bypassed (no close_notify that could
 // block).
 func (s *side) abort() {
-	if s.tcp != nil {
+	if s.tcp != nil && !s.wasReset.Load() {
 		_ = s.tcp.SetLinger(0)
 	}
 	_ = s.base.Close()

@@ -1,0 +1,25 @@
+package proxy
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// resetRaw resets a TCP connection without closing its descriptor: connect(2)
+// with an AF_UNSPEC address dissolves the association (see connect(2)), which
+// for an established socket sends a RST, moves it to CLOSED and wakes anyone
+// waiting on it. The peer learns at once, the descriptor stays valid for the
+// goroutines that still use it, and the later close is cheap (no packet, no
+// TIME_WAIT). It costs about as much as shutdown(2) and less than a close
+// with SO_LINGER 0, which also pays for the descriptor and the epoll removal.
+// The call does not block, so it is made as a raw system call: the cut
+// worker keeps its P.
+func resetRaw(rc syscall.RawConn) bool {
+	var sa [syscall.SizeofSockaddrInet6]byte // zero: sa_family AF_UNSPEC
+	ok := false
+	err := rc.Control(func(fd uintptr) {
+		_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, fd, uintptr(unsafe.Pointer(&sa[0])), uintptr(len(sa)))
+		ok = e == 0
+	})
+	return err == nil && ok
+}
