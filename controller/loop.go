@@ -1,0 +1,206 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/memgraph-gateway/memgraph-gateway/discovery"
+	"github.com/memgraph-gateway/memgraph-gateway/memgraph"
+	"github.com/memgraph-gateway/memgraph-gateway/state"
+)
+
+// Defaults of LoopConfig.
+const (
+	DefaultProbeInterval = 500 * time.Millisecond
+	DefaultProbeTimeout  = time.Second
+	DefaultRouteTTL      = 6 * time.Second
+)
+
+// LoopConfig configures RunLoop. Zero fields take their defaults.
+type LoopConfig struct {
+	// Controller is Decide's configuration.
+	Controller Config
+	// ProbeInterval is how often every instance is probed. Default 500ms.
+	ProbeInterval time.Duration
+	// ProbeTimeout bounds each probe query (memgraph.Config.Timeout).
+	// Default 1s.
+	ProbeTimeout time.Duration
+	// RouteTTL is the gateways' route lease (route-ttl). Without gossip
+	// acks the barrier of a claim is waiting RouteTTL after it (see
+	// executor). Default 6s.
+	RouteTTL time.Duration
+	// LeaderID is written as the record's Leader.
+	LeaderID string
+}
+
+func (c LoopConfig) withDefaults() LoopConfig {
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = DefaultProbeInterval
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = DefaultProbeTimeout
+	}
+	if c.RouteTTL <= 0 {
+		c.RouteTTL = DefaultRouteTTL
+	}
+	return c
+}
+
+// ClientFactory makes the admin client of one instance from the
+// configuration the loop fills in (Name, Addr, Timeout, Guard, Logger); a
+// caller adds what it needs (credentials) and calls memgraph.New. nil
+// means memgraph.New.
+type ClientFactory func(cfg memgraph.Config) (*memgraph.Client, error)
+
+// RunLoop is the leader's controller: until ctx is done (leadership lost,
+// or shutdown) it observes (background probes of every instance src
+// lists, the store record), decides (Decide) and acts (Run with an
+// executor on memgraph clients and store). It returns nil when ctx is
+// done, an error wrapping ErrFenced when the store or a guard refused this
+// leader, or a configuration error at once. It closes its clients before
+// returning. src must be running (its Run called by the owner); RunLoop
+// only reads Snapshot, never Changes, so it steals no notification.
+//
+// Gossip does not exist yet, so LiveGateways is 1: the quorum that
+// declares an instance down is the leader's own view, and the barrier is
+// waiting RouteTTL after a claim.
+//
+// Every action is logged once, after it ran, with its epoch, its cause
+// (when it has one) and its outcome.
+func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discovery.Source, newClient ClientFactory, log *zap.Logger) error {
+	if err := cfg.Controller.Validate(); err != nil {
+		return err
+	}
+	if store == nil || src == nil {
+		return errors.New("controller: RunLoop needs a store and a discovery source")
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if newClient == nil {
+		newClient = memgraph.New
+	}
+	if err := discovery.WaitSynced(ctx, src); err != nil {
+		return nil
+	}
+	mlog := log.Named("memgraph")
+	guard := func(context.Context) error {
+		if ctx.Err() != nil {
+			return errors.New("leadership lost")
+		}
+		return nil
+	}
+	obs := newObserver(cfg.ProbeInterval, func(name, addr string) (*memgraph.Client, error) {
+		return newClient(memgraph.Config{Name: name, Addr: addr, Timeout: cfg.ProbeTimeout, Guard: guard, Logger: mlog})
+	}, log)
+	defer obs.close()
+	x := &executor{leaderCtx: ctx, store: store, obs: obs, log: log, leaderID: cfg.LeaderID,
+		routeTTL: cfg.RouteTTL, started: time.Now(), claimAt: make(map[uint64]time.Time)}
+
+	obs.sync(ctx, src.Snapshot())
+	obs.waitFresh(ctx, cfg.ProbeTimeout+cfg.ProbeInterval)
+
+	var st State
+	var outs []Outcome
+	for ctx.Err() == nil {
+		disc := src.Snapshot()
+		obs.sync(ctx, disc)
+		r, v, err := store.Load(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("controller: route load failed", zap.Error(err))
+				sleepCtx(ctx, cfg.ProbeInterval)
+			}
+			continue
+		}
+		now := time.Now()
+		x.setRecord(r, v, now)
+		route := x.controllerRoute()
+		snap := Snapshot{
+			Now:          now,
+			Route:        route,
+			Config:       cfg.Controller,
+			Instances:    obs.instances(now, disc, route),
+			LiveGateways: 1,
+			BarrierEpoch: x.barrierEpoch(),
+			Outcomes:     outs,
+		}
+		var batch []Action
+		st, batch = Decide(st, snap)
+		outs = Run(ctx, x, batch)
+		changed := false
+		for _, o := range outs {
+			logOutcome(log, o)
+			if o.Err == nil && !isReport(o.Action) {
+				changed = true
+			}
+			if errors.Is(o.Err, ErrFenced) {
+				return fmt.Errorf("controller: %s: %w", o.Action, o.Err)
+			}
+		}
+		if changed {
+			// Observe again at once, from probes taken after the batch.
+			obs.waitFresh(ctx, cfg.ProbeTimeout+cfg.ProbeInterval)
+		} else {
+			sleepCtx(ctx, cfg.ProbeInterval)
+		}
+	}
+	return nil
+}
+
+func isReport(a Action) bool {
+	switch a.(type) {
+	case Alert, RefuseAmbiguous, ReportDiverged, EndSwitchover:
+		return true
+	}
+	return false
+}
+
+func causeOf(a Action) string {
+	switch a := a.(type) {
+	case ClaimFailover:
+		return a.Cause
+	case Publish:
+		return a.Cause
+	case Drop:
+		return a.Reason
+	case Alert:
+		return a.Reason
+	case RefuseAmbiguous:
+		return a.Reason
+	case ReportDiverged:
+		return a.Detail
+	case EndSwitchover:
+		return a.Reason
+	}
+	return ""
+}
+
+func logOutcome(log *zap.Logger, o Outcome) {
+	fields := []zap.Field{zap.Uint64("epoch", o.Action.ActionEpoch()), zap.String("action", o.Action.String())}
+	if c := causeOf(o.Action); c != "" {
+		fields = append(fields, zap.String("cause", c))
+	}
+	switch {
+	case o.Err == nil:
+		log.Info("controller: action done", fields...)
+	case errors.Is(o.Err, ErrSkipped):
+		log.Info("controller: action skipped", fields...)
+	default:
+		log.Warn("controller: action failed", append(fields, zap.Error(o.Err))...)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
