@@ -2,7 +2,6 @@ package election_test
 
 import (
 	"os"
-	"sync"
 	"testing"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -13,41 +12,17 @@ import (
 
 // etcdServer is the package's embedded etcd, started on first use and
 // stopped by TestMain.
-var etcdServer struct {
-	once sync.Once
-	dir  string
-	e    *etcdtest.Etcd
-	err  error
-}
+var etcdServer etcdtest.Shared
 
 func TestMain(m *testing.M) {
 	code := kube.Main(m)
-	if etcdServer.e != nil {
-		etcdServer.e.Close()
-	}
-	if etcdServer.dir != "" {
-		os.RemoveAll(etcdServer.dir)
-	}
+	etcdServer.Close()
 	os.Exit(code)
 }
 
-// etcdClient returns a new client of the package's etcd server, closed
-// when t ends (closing it twice is harmless).
+// etcdClient returns a new client of the package's etcd server, closed when
+// t ends.
 func etcdClient(t testing.TB) *clientv3.Client {
 	t.Helper()
-	etcdServer.once.Do(func() {
-		etcdServer.dir, etcdServer.err = os.MkdirTemp("", "election-etcd-")
-		if etcdServer.err == nil {
-			etcdServer.e, etcdServer.err = etcdtest.StartEtcd(etcdServer.dir)
-		}
-	})
-	if etcdServer.err != nil {
-		t.Fatalf("embedded etcd: %v", etcdServer.err)
-	}
-	c, err := etcdServer.e.Client()
-	if err != nil {
-		t.Fatalf("etcd client: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return etcdServer.Client(t)
 }

@@ -157,10 +157,7 @@ func TestEtcdCorruptRecord(t *testing.T) {
 func TestEtcdWatchClientClosed(t *testing.T) {
 	t.Parallel()
 	b := newEtcdBackend(t)
-	c, err := etcdServer.e.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := etcdServer.Client(t) // closed below by the test; closing again is harmless
 	s, _ := state.NewEtcd(c, state.EtcdOptions{Key: b.key})
 	done := make(chan error, 1)
 	first := make(chan struct{}, 1)

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
+	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -101,4 +104,45 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// Shared is one embedded etcd for a whole test package, started on first use
+// in a temporary directory. Its zero value is ready; call Close from TestMain
+// after m.Run.
+type Shared struct {
+	once sync.Once
+	dir  string
+	e    *Etcd
+	err  error
+}
+
+// Client returns a new client of the shared server, closed when t ends. It
+// fails t when the server cannot start.
+func (s *Shared) Client(t testing.TB) *clientv3.Client {
+	t.Helper()
+	s.once.Do(func() {
+		s.dir, s.err = os.MkdirTemp("", "etcdtest-")
+		if s.err == nil {
+			s.e, s.err = StartEtcd(s.dir)
+		}
+	})
+	if s.err != nil {
+		t.Fatalf("embedded etcd: %v", s.err)
+	}
+	c, err := s.e.Client()
+	if err != nil {
+		t.Fatalf("etcd client: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Close stops the server, if it started, and removes its directory.
+func (s *Shared) Close() {
+	if s.e != nil {
+		s.e.Close()
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
 }
