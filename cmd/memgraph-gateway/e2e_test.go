@@ -149,15 +149,28 @@ func (p *proc) signal(t *testing.T, sig os.Signal) {
 	}
 }
 
-// freeAddr returns a 127.0.0.1 address with a port free right now.
+// handedOut remembers every address freeAddr returned in this test binary:
+// the kernel may hand a just-released port out again, and two gateways of
+// one test given the same port fail with "address already in use".
+var handedOut sync.Map
+
+// freeAddr returns a 127.0.0.1 address with a port free right now and never
+// returned before by this test binary.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no fresh loopback port after 100 tries")
+	return ""
 }
 
 var httpClient = &http.Client{Timeout: 2 * time.Second}
