@@ -42,6 +42,10 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
   done
 done
 
+echo "== sandbox smoke: a write end to end, then MAIN killed with SIGKILL under writes"
+go run ./test/sandbox -smoke
+go run ./test/sandbox -failover -smoke
+
 if [ "${SKIP_BENCH:-0}" != 1 ] && [ -x bench/run.sh ]; then
   echo "== benchmark (short)"
   BENCH_SHORT=1 bench/run.sh

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/memgraph-gateway/memgraph-gateway/api"
+	"github.com/memgraph-gateway/memgraph-gateway/controller"
 	"github.com/memgraph-gateway/memgraph-gateway/discovery"
 	"github.com/memgraph-gateway/memgraph-gateway/election"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/config"
@@ -32,6 +33,9 @@ const (
 	// electorStopTimeout bounds the wait for the elector to give up
 	// leadership at shutdown (an unreachable backend must not hold the exit).
 	electorStopTimeout = 10 * time.Second
+	// fencedRestart is how long a fenced replication controller waits for
+	// the loss of leadership before it starts again.
+	fencedRestart = 5 * time.Second
 )
 
 // sourceStore is the route source label of routes read from the store.
@@ -49,7 +53,7 @@ type leaderEnv struct {
 // leaderWork is run by the elected leader, after the bootstrap, under a
 // context cancelled the moment leadership is lost (or at shutdown); it must
 // return promptly once ctx is done. This is the hook of the replication
-// controller (a later issue). Every store write must go through
+// controller (GATEWAY_MANAGE_REPLICATION, manageReplication). Every store write must go through
 // env.Store.CompareAndSwap, which the backend fences with the leader's term.
 type leaderWork func(ctx context.Context, env leaderEnv)
 
@@ -201,8 +205,58 @@ func newControlPlane(cfg config.Config, id string, log *zap.Logger, reg promethe
 		}
 		cp.source = src
 	}
+	if cfg.ManageReplication {
+		if cp.store == nil || cp.source == nil {
+			return nil, errors.New("GATEWAY_MANAGE_REPLICATION=true needs an election backend and a discovery source")
+		}
+		lc := loopConfig(cfg, id)
+		if err := lc.Controller.Validate(); err != nil {
+			return nil, err
+		}
+		cp.work = manageReplication(lc)
+	}
 	ok = true
 	return cp, nil
+}
+
+// loopConfig is the replication controller's configuration.
+func loopConfig(cfg config.Config, id string) controller.LoopConfig {
+	cc := controller.DefaultConfig()
+	cc.FailoverAfter = cfg.FailoverAfter
+	return controller.LoopConfig{Controller: cc, RouteTTL: cfg.RouteTTL, LeaderID: id}
+}
+
+// manageReplication is the leader's work with GATEWAY_MANAGE_REPLICATION:
+// the replication controller, until leadership is lost. The controller
+// bootstraps an empty store from discovery itself.
+//
+// A fenced controller (the store or a guard refused this leader) means
+// leadership is lost or about to be: the work waits for the leader context
+// to end, so that the elector campaigns again. Should the elector still
+// hold leadership after fencedRestart, the controller starts again from a
+// fresh observation (every write is fenced, so a stale term cannot act).
+func manageReplication(lc controller.LoopConfig) leaderWork {
+	return func(ctx context.Context, env leaderEnv) {
+		log := env.Log.Named("controller")
+		log.Info("managing replication", zap.Duration("failover_after", lc.Controller.FailoverAfter), zap.Duration("route_ttl", lc.RouteTTL))
+		for ctx.Err() == nil {
+			err := controller.RunLoop(ctx, lc, env.Store, env.Discovery, nil, log)
+			switch {
+			case err == nil:
+				log.Info("replication controller stopped: leadership ended")
+				return
+			case errors.Is(err, controller.ErrFenced):
+				log.Warn("replication controller fenced: this gateway lost leadership", zap.Error(err))
+				sleepCtx(ctx, fencedRestart)
+				if ctx.Err() == nil {
+					log.Warn("still the leader after a fenced write; restarting the replication controller", zap.Duration("after", fencedRestart))
+				}
+			default:
+				log.Error("replication controller failed; replication is not managed until another term", zap.Error(err))
+				return
+			}
+		}
+	}
 }
 
 // kubeClient connects with GATEWAY_KUBECONFIG, or in-cluster.
@@ -357,6 +411,10 @@ func (cp *controlPlane) bootstrapStore(ctx context.Context, log *zap.Logger) boo
 			return true
 		}
 		if cp.bootstrap == nil {
+			if cp.work != nil && cp.cfg.ManageReplication {
+				log.Info("the route store is empty; the replication controller bootstraps it from discovery")
+				return true
+			}
 			log.Warn("the route store is empty and GATEWAY_MAIN is unset: nothing to bootstrap; gateways hold clients until a route is written")
 			return true
 		}

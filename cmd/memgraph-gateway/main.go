@@ -19,8 +19,9 @@
 // GATEWAY_ELECTION=none, or from the fenced route store of the election
 // backend (kubernetes, etcd; see controlplane.go), whose leader bootstraps
 // an empty store from GATEWAY_MAIN. Every route enters the proxy through
-// proxy.SetRoute in gateway.applyRoute. The replication controller (a later
-// issue) plugs in as controlPlane.work, run under the leader's context.
+// proxy.SetRoute in gateway.applyRoute. With GATEWAY_MANAGE_REPLICATION the
+// replication controller (controller.RunLoop) runs as controlPlane.work,
+// under the leader's context, after the bootstrap.
 package main
 
 import (

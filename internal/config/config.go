@@ -197,6 +197,19 @@ type Config struct {
 	LeaseDuration time.Duration
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
+
+	// ManageReplication lets the elected leader run the replication
+	// controller (GATEWAY_MANAGE_REPLICATION, default false): it bootstraps
+	// replication from discovery, fails over a dead MAIN and cares for the
+	// replicas. Needs an election backend and a discovery source.
+	ManageReplication bool
+	// FailoverAfter is how long the MAIN must fail its probes before the
+	// controller fails over (GATEWAY_FAILOVER_AFTER, default 1.5s).
+	FailoverAfter time.Duration
+	// RouteTTL is how long a gateway may keep serving a route it can no
+	// longer confirm (GATEWAY_ROUTE_TTL, default 6s); the controller waits
+	// that long after claiming a failover before it promotes.
+	RouteTTL time.Duration
 }
 
 // Values shared by Default, the help text and the messages.
@@ -237,6 +250,8 @@ func Default() Config {
 		LeaseDuration:    4 * time.Second,
 		RenewDeadline:    3 * time.Second,
 		RetryPeriod:      500 * time.Millisecond,
+		FailoverAfter:    1500 * time.Millisecond,
+		RouteTTL:         6 * time.Second,
 	}
 }
 

@@ -111,6 +111,7 @@ func TestLoadGood(t *testing.T) {
 				"GATEWAY_KUBECONFIG=" + f.route, "GATEWAY_ETCD_ENDPOINTS=https://etcd-0:2379,etcd-1:2379", "GATEWAY_ETCD_PREFIX=/gw",
 				"GATEWAY_ETCD_CA_FILE=" + f.otherCert, "GATEWAY_ETCD_CERT_FILE=" + f.cert, "GATEWAY_ETCD_KEY_FILE=" + f.key,
 				"GATEWAY_LEASE_DURATION=6s", "GATEWAY_RENEW_DEADLINE=4s", "GATEWAY_RETRY_PERIOD=1s",
+				"GATEWAY_MANAGE_REPLICATION=true", "GATEWAY_FAILOVER_AFTER=2s", "GATEWAY_ROUTE_TTL=8s",
 			}, nil,
 			Config{
 				ID: "gw-1", Enabled: true, HTTPAddress: "127.0.0.1:9191", LogLevel: "warn", LogFormat: "console",
@@ -126,6 +127,7 @@ func TestLoadGood(t *testing.T) {
 				EtcdEndpoints: []string{"https://etcd-0:2379", "etcd-1:2379"}, EtcdPrefix: "/gw",
 				EtcdCAFile: f.otherCert, EtcdCertFile: f.cert, EtcdKeyFile: f.key,
 				LeaseDuration: 6 * time.Second, RenewDeadline: 4 * time.Second, RetryPeriod: time.Second,
+				ManageReplication: true, FailoverAfter: 2 * time.Second, RouteTTL: 8 * time.Second,
 			}},
 		{"route file", []string{"GATEWAY_ROUTE_FILE=" + f.route}, nil,
 			func() Config { c := Default(); c.RouteFile = f.route; return c }()},

@@ -133,6 +133,22 @@ func (c Config) validateControlPlane() []error {
 		}
 	}
 
+	// Replication management.
+	if c.ManageReplication {
+		if c.Election == ElectionNone {
+			bad("GATEWAY_MANAGE_REPLICATION=true needs an election backend (only the leader manages replication); set GATEWAY_ELECTION=kubernetes or etcd, or unset GATEWAY_MANAGE_REPLICATION")
+		}
+		if c.DiscoveryMode() == DiscoveryNone {
+			bad("GATEWAY_MANAGE_REPLICATION=true needs a discovery source (the instances to manage); set GATEWAY_INSTANCES (static, %s) or GATEWAY_DISCOVERY=kubernetes, or unset GATEWAY_MANAGE_REPLICATION", discovery.StaticSyntax)
+		}
+	}
+	if c.FailoverAfter <= 0 {
+		bad("GATEWAY_FAILOVER_AFTER=%s: must be longer than zero; set a duration such as 1500ms", FormatDuration(c.FailoverAfter))
+	}
+	if c.RouteTTL <= 0 {
+		bad("GATEWAY_ROUTE_TTL=%s: must be longer than zero; set a duration such as 6s", FormatDuration(c.RouteTTL))
+	}
+
 	// Kubernetes: namespace, Lease name, kubeconfig.
 	if c.needsKubernetes() {
 		what := "GATEWAY_ELECTION=kubernetes"
@@ -222,7 +238,13 @@ func (c Config) controlPlaneWarnings() []string {
 	if c.DiscoveryMode() != DiscoveryKubernetes && (c.MemgraphSelector != "" || c.MemgraphService != "") {
 		w = append(w, "GATEWAY_MEMGRAPH_SELECTOR and GATEWAY_MEMGRAPH_SERVICE have no effect unless GATEWAY_DISCOVERY=kubernetes")
 	}
-	if c.Election != ElectionNone && c.Main == "" && c.Enabled {
+	if c.ManageReplication && c.BackendTLS {
+		w = append(w, "GATEWAY_MANAGE_REPLICATION=true with GATEWAY_BACKEND_TLS=true: the controller's admin connections to Memgraph do not use TLS yet; they fail against instances that require it")
+	}
+	if !c.ManageReplication && (c.FailoverAfter != Default().FailoverAfter || c.RouteTTL != Default().RouteTTL) {
+		w = append(w, "GATEWAY_FAILOVER_AFTER and GATEWAY_ROUTE_TTL have no effect unless GATEWAY_MANAGE_REPLICATION=true")
+	}
+	if c.Election != ElectionNone && c.Main == "" && c.Enabled && !c.ManageReplication {
 		w = append(w, "GATEWAY_ELECTION="+c.Election+" without GATEWAY_MAIN: an empty store stays empty (no bootstrap route) and gateways hold clients until a route is written")
 	}
 	return w

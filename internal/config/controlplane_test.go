@@ -96,6 +96,16 @@ func TestControlPlaneGood(t *testing.T) {
 					t.Errorf("%+v", c)
 				}
 			}},
+		{"managed replication with etcd and static discovery", []string{"GATEWAY_ELECTION=etcd", "GATEWAY_ETCD_ENDPOINTS=etcd:2379",
+			"GATEWAY_INSTANCES=mg0=10.0.0.5:7687,mg1=10.0.0.6:7687"}, []string{"--manage-replication", "--failover-after=3s"}, false,
+			func(t *testing.T, c Config) {
+				if !c.ManageReplication || c.FailoverAfter != 3*time.Second || c.RouteTTL != 6*time.Second {
+					t.Errorf("%+v", c)
+				}
+				if w := strings.Join(c.Warnings(), "\n"); strings.Contains(w, "GATEWAY_MAIN") || strings.Contains(w, "FAILOVER_AFTER") {
+					t.Errorf("warnings %q", w)
+				}
+			}},
 		{"custom timings in order", []string{"GATEWAY_ELECTION=etcd", "GATEWAY_ETCD_ENDPOINTS=etcd:2379", "GATEWAY_LEASE_DURATION=2s",
 			"GATEWAY_RENEW_DEADLINE=1500ms", "GATEWAY_RETRY_PERIOD=250ms"}, nil, false, nil},
 	}
@@ -166,6 +176,15 @@ func TestControlPlaneBad(t *testing.T) {
 			"GATEWAY_ROUTE_FILE is set with GATEWAY_ELECTION=etcd: with an election the route comes only from the fenced store",
 			"unset GATEWAY_ROUTE_FILE (use GATEWAY_MAIN for the bootstrap route), or set GATEWAY_ELECTION=none",
 		}},
+		{"managed replication without election or discovery", []string{"GATEWAY_MAIN=mg0=mg0:7687", "GATEWAY_MANAGE_REPLICATION=true"}, nil, []string{
+			"GATEWAY_MANAGE_REPLICATION=true needs an election backend", "GATEWAY_MANAGE_REPLICATION=true needs a discovery source",
+		}},
+		{"managed replication without discovery", []string{etcd, ep}, []string{"--manage-replication"}, []string{
+			"GATEWAY_MANAGE_REPLICATION=true needs a discovery source",
+		}},
+		{"zero failover timings", []string{etcd, ep, "GATEWAY_FAILOVER_AFTER=0", "GATEWAY_ROUTE_TTL=-1s"}, nil, []string{
+			"GATEWAY_FAILOVER_AFTER=0s: must be longer than zero", "GATEWAY_ROUTE_TTL=-1s: must be longer than zero",
+		}},
 		{"static discovery without instances", []string{"GATEWAY_MAIN=mg0=mg0:7687", "GATEWAY_DISCOVERY=static"}, nil, []string{"GATEWAY_DISCOVERY=static needs GATEWAY_INSTANCES"}},
 		{"bad instances", []string{"GATEWAY_MAIN=mg0=mg0:7687", "GATEWAY_INSTANCES=mg0=10.0.0.5,mg0=10.0.0.6:7687"}, nil, []string{"GATEWAY_INSTANCES: discovery: static entry"}},
 		{"instances with kubernetes discovery", []string{"GATEWAY_MAIN=mg0=mg0:7687", "GATEWAY_DISCOVERY=kubernetes", "GATEWAY_NAMESPACE=db",
@@ -212,6 +231,10 @@ func TestControlPlaneWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, "without GATEWAY_MAIN: an empty store stays empty") {
+		t.Errorf("warnings %q", w)
+	}
+	c.FailoverAfter = 3 * time.Second
+	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, "GATEWAY_FAILOVER_AFTER and GATEWAY_ROUTE_TTL have no effect unless GATEWAY_MANAGE_REPLICATION=true") {
 		t.Errorf("warnings %q", w)
 	}
 }

@@ -76,6 +76,9 @@ func options(c *Config) []option {
 		{"Control plane", "lease-duration", "", "election: how long a silent leader keeps leadership (whole seconds; > renew deadline)", "set whole seconds such as 4s", &c.LeaseDuration},
 		{"Control plane", "renew-deadline", "", "election: a leader that could not renew for this long stops leading (< lease duration, > 1.2 x retry period)", "set a duration such as 3s", &c.RenewDeadline},
 		{"Control plane", "retry-period", "", "election: how often candidates try and leaders renew", "set a duration such as 500ms", &c.RetryPeriod},
+		{"Control plane", "manage-replication", "", "the leader manages Memgraph replication: bootstrap from discovery, automatic failover, replica care (needs --election and discovery)", "set true or false", &c.ManageReplication},
+		{"Control plane", "failover-after", "", "with --manage-replication: how long the MAIN must fail its probes before a failover", "set a duration such as 1500ms", &c.FailoverAfter},
+		{"Control plane", "route-ttl", "", "with --manage-replication: how long a gateway may serve a route it cannot confirm; a failover waits this long before promoting", "set a duration such as 6s", &c.RouteTTL},
 
 		{"Kubernetes", "namespace", "name", "namespace of the election Lease and the Memgraph pods (default: $POD_NAMESPACE, else the service account's namespace)", "set a namespace such as memgraph", &c.Namespace},
 		{"Kubernetes", "lease-name", "name", "name of the election Lease, which also holds the route record", "set a name such as memgraph-gateway", &c.LeaseName},

@@ -5,13 +5,23 @@
 //
 //	go run ./test/sandbox            # runs until Ctrl-C
 //	go run ./test/sandbox -smoke     # checks a write end to end, then exits
+//	go run ./test/sandbox -failover  # the gateways manage replication (etcd election)
+//	go run ./test/sandbox -failover -smoke  # also kills the MAIN and checks the failover
 //
 // Every instance and gateway has its own address, as pods do: instance i
 // listens on 127.0.0.(10+i):7687 (replication on port 10000 of the same
 // address), gateway j on 127.0.0.(20+j):7687 with its HTTP API on port 9090,
-// and HAProxy on -listen (default 127.0.0.1:7687). Until the replication
-// controller exists, the gateways follow a route file the sandbox writes;
-// edit it (raise "epoch") to move the MAIN by hand.
+// and HAProxy on -listen (default 127.0.0.1:7687). By default the sandbox
+// sets replication up itself and the gateways follow a route file it
+// writes; edit it (raise "epoch") to move the MAIN by hand.
+//
+// With -failover the sandbox runs an embedded etcd instead, the instances
+// start fresh (emulating Memgraph 3.10.0) with no replication set up, and
+// the gateways elect a leader in etcd and manage replication
+// (--manage-replication, static discovery): the leader's controller
+// bootstraps the cluster and fails over a MAIN that dies. With -smoke it
+// kills the MAIN (SIGKILL) after the first checks and measures how long
+// writes through HAProxy fail.
 //
 // Everything runs in its own processes, is reachable only on loopback, and
 // is stopped when the sandbox exits.
@@ -37,6 +47,8 @@ import (
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/memgraph-gateway/memgraph-gateway/state/etcdtest"
 )
 
 func main() {
@@ -52,6 +64,7 @@ type options struct {
 	dataDir             string
 	smoke               bool
 	noHAProxy           bool
+	failover            bool
 }
 
 func run() error {
@@ -62,6 +75,7 @@ func run() error {
 	flag.StringVar(&o.dataDir, "data-dir", "", "where instances keep data (default: a new temporary directory)")
 	flag.BoolVar(&o.smoke, "smoke", false, "write through the load balancer, check every instance has it, then exit")
 	flag.BoolVar(&o.noHAProxy, "no-haproxy", false, "do not start HAProxy; connect to a gateway directly")
+	flag.BoolVar(&o.failover, "failover", false, "gateways manage replication (embedded etcd, --manage-replication); with -smoke, kill the MAIN and check the failover")
 	flag.Parse()
 	if o.instances < 1 || o.instances > 9 || o.gateways < 1 || o.gateways > 9 {
 		return errors.New("-instances and -gateways must be between 1 and 9")
@@ -95,35 +109,71 @@ func run() error {
 	var inst []instance
 	for i := 1; i <= o.instances; i++ {
 		in := instance{name: fmt.Sprintf("mg%d", i), host: fmt.Sprintf("127.0.0.%d", 10+i)}
-		if err := s.start(ctx, in.name, filepath.Join(work, "mgsim"), "mgsim ready",
-			"--bolt-address", in.bolt(), "--data-dir", filepath.Join(o.dataDir, in.name),
-			"--log-format", "console", "--log-level", "warn"); err != nil {
+		args := []string{"--bolt-address", in.bolt(), "--data-dir", filepath.Join(o.dataDir, in.name),
+			"--log-format", "console", "--log-level", "warn"}
+		if o.failover {
+			// The controller's observer tells empty from non-empty
+			// instances only up to 3.10.
+			args = append(args, "--version", failoverVersion)
+		}
+		if err := s.start(ctx, in.name, filepath.Join(work, "mgsim"), "mgsim ready", args...); err != nil {
 			return err
 		}
 		inst = append(inst, in)
 	}
-	if err := setupReplication(ctx, inst); err != nil {
-		return err
-	}
 
-	// Gateways, following one route file.
+	// Gateways: following one route file, or managing replication.
 	routeFile := filepath.Join(work, "route.json")
-	if err := writeRoute(routeFile, 1, inst); err != nil {
-		return err
+	var gwArgs []string
+	if o.failover {
+		logf("starting an embedded etcd")
+		e, err := etcdtest.StartEtcd(filepath.Join(work, "etcd"))
+		if err != nil {
+			return err
+		}
+		defer func() { s.stopAll(); e.Close() }() // the gateways resign first
+		var list []string
+		for _, in := range inst {
+			list = append(list, in.name+"="+in.bolt()+"/"+in.repl())
+		}
+		gwArgs = []string{"--election", "etcd", "--etcd-endpoints", e.Endpoint,
+			"--instances", strings.Join(list, ","), "--manage-replication"}
+		logf("etcd at %s; the gateways bootstrap replication", e.Endpoint)
+	} else {
+		if err := setupReplication(ctx, inst); err != nil {
+			return err
+		}
+		if err := writeRoute(routeFile, 1, inst); err != nil {
+			return err
+		}
+		gwArgs = []string{"--route-file", routeFile}
 	}
 	var gws []string
 	for j := 1; j <= o.gateways; j++ {
 		host := fmt.Sprintf("127.0.0.%d", 20+j)
 		name := fmt.Sprintf("gateway%d", j)
-		if err := s.start(ctx, name, filepath.Join(work, "memgraph-gateway"), "",
-			"serve", "--id", name, "--bind-address", host+":7687", "--http-address", host+":9090",
-			"--route-file", routeFile, "--log-format", "console", "--log-level", "warn"); err != nil {
+		level := "warn"
+		if o.failover {
+			level = "info" // the election and the controller's actions
+		}
+		args := append([]string{"serve", "--id", name, "--bind-address", host + ":7687", "--http-address", host + ":9090",
+			"--log-format", "console", "--log-level", level}, gwArgs...)
+		if err := s.start(ctx, name, filepath.Join(work, "memgraph-gateway"), "", args...); err != nil {
 			return err
 		}
 		if err := waitReady(ctx, "http://"+host+":9090/readyz"); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		gws = append(gws, host)
+	}
+	if o.failover {
+		for _, h := range gws {
+			r, err := waitRoute(ctx, h, 0, 30*time.Second)
+			if err != nil {
+				return err
+			}
+			logf("gateway %s serves epoch %d, MAIN %s", h, r.Epoch, r.Main.Name)
+		}
 	}
 
 	front := gws[0] + ":7687"
@@ -147,11 +197,28 @@ func run() error {
 	for _, h := range gws {
 		fmt.Printf("  gateway:               bolt://%s:7687   http://%s:9090/status\n", h, h)
 	}
-	for i, in := range inst {
-		fmt.Printf("  %-5s %-8s         bolt://%s\n", in.name, role(i), in.bolt())
+	if o.failover {
+		r, _ := waitRoute(ctx, gws[0], 0, time.Second)
+		for _, in := range inst {
+			what := "replica"
+			if r != nil && r.Main != nil && r.Main.Name == in.name {
+				what = "MAIN"
+			}
+			fmt.Printf("  %-5s %-8s         bolt://%s\n", in.name, what, in.bolt())
+		}
+		fmt.Printf("  replication:           managed by the leading gateway (etcd election)\n")
+	} else {
+		for i, in := range inst {
+			fmt.Printf("  %-5s %-8s         bolt://%s\n", in.name, role(i), in.bolt())
+		}
+		fmt.Printf("  route file:            %s\n", routeFile)
 	}
-	fmt.Printf("  route file:            %s\n", routeFile)
 	if o.smoke {
+		if o.failover {
+			if err := failoverSmoke(ctx, s, uri, gws, inst); err != nil {
+				return fmt.Errorf("failover check through %s: %w", front, err)
+			}
+		}
 		fmt.Println("smoke check passed")
 		return nil
 	}
@@ -315,6 +382,7 @@ type sandbox struct {
 }
 
 type child struct {
+	name string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has been waited for
 }
@@ -336,7 +404,7 @@ func (s *sandbox) start(ctx context.Context, name, bin, ready string, args ...st
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	ch := child{cmd: cmd, done: make(chan struct{})}
+	ch := child{name: name, cmd: cmd, done: make(chan struct{})}
 	s.mu.Lock()
 	s.cmds = append(s.cmds, ch)
 	s.mu.Unlock()
