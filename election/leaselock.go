@@ -1,7 +1,6 @@
 package election
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -19,8 +18,15 @@ import (
 //   - the holder and transitions of the winning write (the fence);
 //   - a read showing that another candidate holds the Lease: the term is
 //     lost at once, not only when the renew deadline passes;
-//   - when the record that was taken over was first seen
-//     (PreviousRenewalBound).
+//   - when this candidate last read the record it then took over
+//     (PreviousRenewalBound). Not when that record was first seen: a
+//     holder may rewrite an identical record (client-go's slow path after
+//     an ambiguous failure of its optimistic update re-sends the same
+//     record), and that rewrite counts as a renewal for the holder while
+//     the record looks unchanged to others. The read before a winning
+//     write is a safe bound: every write the old holder made was applied
+//     before that read, or the winning write (made with that read's
+//     resourceVersion) would have been refused with a conflict.
 //
 // It also refuses one write client-go could make: releasing (holder "") a
 // Lease that the last read showed held by another candidate, which
@@ -30,11 +36,10 @@ type trackingLock struct {
 	identity string
 	k        *Kubernetes
 
-	mu        sync.Mutex
-	holder    string // holder of the last record read or written
-	lastRaw   []byte // last record read
-	rawSeenAt time.Time
-	won       wonWrite // the write that made this candidate the holder in this round
+	mu     sync.Mutex
+	holder string    // holder of the last record read or written
+	readAt time.Time // when the last successful read returned
+	won    wonWrite  // the write that made this candidate the holder in this round
 }
 
 // wonWrite is a successful write of a record holding this candidate.
@@ -54,9 +59,7 @@ func (l *trackingLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byt
 	now := time.Now()
 	l.mu.Lock()
 	l.holder = rec.HolderIdentity
-	if !bytes.Equal(raw, l.lastRaw) {
-		l.lastRaw, l.rawSeenAt = raw, now
-	}
+	l.readAt = now
 	l.mu.Unlock()
 	l.k.setLeader(rec.HolderIdentity)
 	if f, ok := l.k.termFence(); ok && (rec.HolderIdentity != f.Holder || int32(rec.LeaderTransitions) != f.Transitions) {
@@ -78,7 +81,7 @@ func (l *trackingLock) Create(ctx context.Context, ler rl.LeaderElectionRecord) 
 
 func (l *trackingLock) Update(ctx context.Context, ler rl.LeaderElectionRecord) error {
 	l.mu.Lock()
-	holder, prevBound := l.holder, l.rawSeenAt
+	holder, prevBound := l.holder, l.readAt
 	l.mu.Unlock()
 	if ler.HolderIdentity != l.identity && holder != l.identity {
 		return fmt.Errorf("election: not releasing %s: it is held by %q", l.Describe(), holder)
