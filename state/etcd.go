@@ -77,11 +77,7 @@ func (s *Etcd) Load(ctx context.Context) (Route, Version, error) {
 }
 
 func (s *Etcd) CompareAndSwap(ctx context.Context, prev Version, next Route) (Version, error) {
-	var f EtcdFence
-	ok := false
-	if s.fence != nil {
-		f, ok = s.fence()
-	}
+	f, ok := s.fence.claim()
 	if !ok || f.Key == "" {
 		return 0, fmt.Errorf("%w: no election key", ErrNotLeader)
 	}

@@ -121,11 +121,7 @@ func (s *Kubernetes) Load(ctx context.Context) (Route, Version, error) {
 }
 
 func (s *Kubernetes) CompareAndSwap(ctx context.Context, prev Version, next Route) (Version, error) {
-	var f LeaseFence
-	ok := false
-	if s.fence != nil {
-		f, ok = s.fence()
-	}
+	f, ok := s.fence.claim()
 	if !ok || f.Holder == "" {
 		return 0, fmt.Errorf("%w: not holding %s", ErrNotLeader, s)
 	}

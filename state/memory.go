@@ -69,11 +69,7 @@ func (s *memoryStore) CompareAndSwap(ctx context.Context, prev Version, next Rou
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("state: compare-and-swap: %w", err)
 	}
-	var token string
-	var ok bool
-	if s.fence != nil {
-		token, ok = s.fence()
-	}
+	token, ok := s.fence.claim()
 	m := s.m
 	m.mu.Lock()
 	defer m.mu.Unlock()

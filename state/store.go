@@ -74,6 +74,15 @@ type Store interface {
 // the write; the local "false" only saves a round trip.
 type FenceFunc[F any] func() (F, bool)
 
+// claim calls f; a nil FenceFunc claims nothing (the caller does not lead).
+func (f FenceFunc[F]) claim() (F, bool) {
+	if f == nil {
+		var zero F
+		return zero, false
+	}
+	return f()
+}
+
 // Fixed returns a FenceFunc that always claims f: for tests and tools.
 func Fixed[F any](f F) FenceFunc[F] {
 	return func() (F, bool) { return f, true }

@@ -4,7 +4,7 @@ package etcdtest
 import (
 	"errors"
 	"fmt"
-	"net"
+	"github.com/memgraph-gateway/memgraph-gateway/internal/testnet"
 	"net/url"
 	"os"
 	"strings"
@@ -45,7 +45,7 @@ func StartEtcd(dir string) (*Etcd, error) {
 }
 
 func startEtcd(dir string) (*Etcd, error) {
-	ports, err := freePorts(2)
+	ports, err := testnet.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -86,25 +86,6 @@ func (e *Etcd) Client() (*clientv3.Client, error) {
 
 // Close stops the server.
 func (e *Etcd) Close() { e.server.Close() }
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
 
 // Shared is one embedded etcd for a whole test package, started on first use
 // in a temporary directory. Its zero value is ready; call Close from TestMain

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/memgraph-gateway/memgraph-gateway/internal/testnet"
 	"io"
 	"net/http"
 	"os"
@@ -123,7 +124,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.startEtcd(ctx); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(1)
+	ports, err := testnet.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		if err == nil || !errors.Is(err, errPortTaken) || attempt == 3 {
 			break
 		}
-		if ports, err = freePorts(1); err != nil {
+		if ports, err = testnet.FreePorts(1); err != nil {
 			return nil, err
 		}
 		c.apiPort = ports[0]
@@ -163,7 +164,7 @@ var errPortTaken = errors.New("port taken")
 
 func (c *Cluster) startEtcd(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(2)
+		ports, err := testnet.FreePorts(2)
 		if err != nil {
 			return err
 		}

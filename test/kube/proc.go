@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -99,28 +98,6 @@ func (p *proc) logTail(n int) string {
 // between freePorts and its listen.
 func (p *proc) addrInUse() bool {
 	return strings.Contains(p.logTail(50), "address already in use")
-}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1. They are free
-// when returned; another process may take one before the child binds it, so
-// callers retry on "address already in use".
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 var errTimeout = errors.New("timed out")
