@@ -103,6 +103,7 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 		mu        sync.Mutex
 		acked     []int64
 		killedAt  time.Time
+		deadAt    time.Time
 		lastFail  time.Time
 		firstBack time.Time
 		failures  int
@@ -114,12 +115,18 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 	go func() {
 		defer close(writerDone)
 		for stamp := int64(1); wctx.Err() == nil; stamp++ {
+			mu.Lock()
+			// Only a write that began after the MAIN was dead shows that
+			// writes are back: one in flight at the kill can still be
+			// acknowledged by the dying MAIN.
+			startedAfterDeath := !deadAt.IsZero()
+			mu.Unlock()
 			err := writeStamp(wctx, d, stamp)
 			now := time.Now()
 			mu.Lock()
 			if err == nil {
 				acked = append(acked, stamp)
-				if !killedAt.IsZero() && firstBack.IsZero() {
+				if startedAfterDeath && firstBack.IsZero() {
 					firstBack = now
 					close(back)
 				}
@@ -148,6 +155,9 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 	if err := s.kill(oldMain); err != nil {
 		return err
 	}
+	mu.Lock()
+	deadAt = time.Now()
+	mu.Unlock()
 
 	select {
 	case <-back:
@@ -160,7 +170,7 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 	stopWriter()
 	<-writerDone
 
-	after, err := waitRoute(ctx, gws[0], before.Epoch, 5*time.Second)
+	after, err := waitRoute(ctx, gws[0], before.Epoch, failoverDeadline)
 	if err != nil {
 		return err
 	}
