@@ -210,6 +210,10 @@ type Config struct {
 	// longer confirm (GATEWAY_ROUTE_TTL, default 6s); the controller waits
 	// that long after claiming a failover before it promotes.
 	RouteTTL time.Duration
+
+	// Management: replication controller, admin API, tracing and gossip
+	// settings (replication.go).
+	Management
 }
 
 // Values shared by Default, the help text and the messages.
@@ -252,6 +256,7 @@ func Default() Config {
 		RetryPeriod:      500 * time.Millisecond,
 		FailoverAfter:    1500 * time.Millisecond,
 		RouteTTL:         6 * time.Second,
+		Management:       defaultManagement(),
 	}
 }
 
@@ -432,6 +437,7 @@ func (c Config) Validate() error {
 	}
 
 	errs = append(errs, c.validateControlPlane()...)
+	errs = append(errs, c.validateManagement()...)
 	return errors.Join(errs...)
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"os"
@@ -35,6 +36,8 @@ type files struct {
 	unknownField, epoch0 string // bad route files
 	failoverWithMain     string
 	twoValues            string
+	token, gossipKey     string // a one-line secret, a file of two gossip keys
+	empty, badKey        string // an empty file, a gossip key of a bad length
 }
 
 func writeFiles(t *testing.T) files {
@@ -57,6 +60,10 @@ func writeFiles(t *testing.T) files {
 	f.epoch0 = write("epoch0.json", `{"epoch":0,"phase":"serving","main":{"name":"mg0","boltAddr":"mg0:7687"}}`)
 	f.failoverWithMain = write("failover.json", `{"epoch":3,"phase":"failover","main":{"name":"mg0","boltAddr":"mg0:7687"}}`)
 	f.twoValues = write("two.json", `{"epoch":3,"phase":"failover"} {"epoch":4,"phase":"failover"}`)
+	f.token = write("token", "s3cret-token\n")
+	f.gossipKey = write("gossip.key", "# rotation: new key second\n"+base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))+"\n0123456789abcdef\n")
+	f.empty = write("empty", " \n")
+	f.badKey = write("bad.key", "short\n")
 	return f
 }
 
@@ -112,6 +119,13 @@ func TestLoadGood(t *testing.T) {
 				"GATEWAY_ETCD_CA_FILE=" + f.otherCert, "GATEWAY_ETCD_CERT_FILE=" + f.cert, "GATEWAY_ETCD_KEY_FILE=" + f.key,
 				"GATEWAY_LEASE_DURATION=6s", "GATEWAY_RENEW_DEADLINE=4s", "GATEWAY_RETRY_PERIOD=1s",
 				"GATEWAY_MANAGE_REPLICATION=true", "GATEWAY_FAILOVER_AFTER=2s", "GATEWAY_ROUTE_TTL=8s",
+				"GATEWAY_SYNC_MODE=SYNC", "GATEWAY_REPLICATION_PORT=10001", "GATEWAY_SWITCHOVER_TIMEOUT=20s",
+				"GATEWAY_ALLOW_WIPE_DIVERGED=true", "GATEWAY_FAILOVER_TO_ASYNC=true", "GATEWAY_PROBE_INTERVAL=250ms",
+				"GATEWAY_PROBE_TIMEOUT=800ms", "GATEWAY_MEMGRAPH_USERNAME=admin", "GATEWAY_MEMGRAPH_PASSWORD_FILE=" + f.token,
+				"GATEWAY_ADMIN_TOKEN_FILE=" + f.token, "GATEWAY_OTLP_ENDPOINT=otel:4318", "GATEWAY_OTLP_INSECURE=true",
+				"GATEWAY_TRACE_SAMPLE_RATIO=0.25", "GATEWAY_GOSSIP_BIND_ADDRESS=127.0.0.1:7950",
+				"GATEWAY_GOSSIP_ADVERTISE_ADDRESS=10.0.0.9", "GATEWAY_GOSSIP_JOIN=gw-gossip:7950,10.0.0.8",
+				"GATEWAY_GOSSIP_KEY_FILE=" + f.gossipKey, "GATEWAY_GOSSIP_INSECURE=false",
 			}, nil,
 			Config{
 				ID: "gw-1", Enabled: true, HTTPAddress: "127.0.0.1:9191", LogLevel: "warn", LogFormat: "console",
@@ -128,6 +142,14 @@ func TestLoadGood(t *testing.T) {
 				EtcdCAFile: f.otherCert, EtcdCertFile: f.cert, EtcdKeyFile: f.key,
 				LeaseDuration: 6 * time.Second, RenewDeadline: 4 * time.Second, RetryPeriod: time.Second,
 				ManageReplication: true, FailoverAfter: 2 * time.Second, RouteTTL: 8 * time.Second,
+				Management: Management{
+					SyncMode: "SYNC", ReplicationPort: 10001, SwitchoverTimeout: 20 * time.Second,
+					AllowWipeDiverged: true, FailoverToAsync: true, ProbeInterval: 250 * time.Millisecond,
+					ProbeTimeout: 800 * time.Millisecond, MemgraphUsername: "admin", MemgraphPasswordFile: f.token,
+					AdminTokenFile: f.token, OTLPEndpoint: "otel:4318", OTLPInsecure: true, TraceSampleRatio: 0.25,
+					GossipBindAddress: "127.0.0.1:7950", GossipAdvertiseAddress: "10.0.0.9",
+					GossipJoin: []string{"gw-gossip:7950", "10.0.0.8"}, GossipKeyFile: f.gossipKey,
+				},
 			}},
 		{"route file", []string{"GATEWAY_ROUTE_FILE=" + f.route}, nil,
 			func() Config { c := Default(); c.RouteFile = f.route; return c }()},
@@ -321,7 +343,8 @@ func TestEveryOptionNamesItsVariable(t *testing.T) {
 	}
 	// Every field of Config has exactly one option: a new field without a
 	// flag would be unreachable.
-	if n := reflect.TypeFor[Config]().NumField(); n != len(seen) {
+	n := reflect.TypeFor[Config]().NumField() - 1 + reflect.TypeFor[Management]().NumField()
+	if n != len(seen) {
 		t.Errorf("Config has %d fields, %d options", n, len(seen))
 	}
 }
@@ -486,4 +509,58 @@ func TestBackendTLSConfig(t *testing.T) {
 	if tc.RootCAs == nil || tc.ServerName != "memgraph.test" {
 		t.Errorf("tls config %+v", tc)
 	}
+}
+
+func TestManagementRefusals(t *testing.T) {
+	f := writeFiles(t)
+	base := []string{"GATEWAY_ELECTION=etcd", "GATEWAY_ETCD_ENDPOINTS=http://127.0.0.1:2379", "GATEWAY_INSTANCES=mg0=10.0.0.1:7687"}
+	tests := []struct {
+		name string
+		env  []string
+		want string // a substring of the error
+	}{
+		{"sync mode", []string{"GATEWAY_SYNC_MODE=ASYNC"}, "GATEWAY_SYNC_MODE=\"ASYNC\": unknown mode"},
+		{"replication port", []string{"GATEWAY_REPLICATION_PORT=70000"}, "GATEWAY_REPLICATION_PORT=70000: not a port"},
+		{"zero probe interval", []string{"GATEWAY_PROBE_INTERVAL=0"}, "GATEWAY_PROBE_INTERVAL=0s: must be longer than zero"},
+		{"failover faster than probes", []string{"GATEWAY_MANAGE_REPLICATION=true", "GATEWAY_FAILOVER_AFTER=200ms"}, "one lost probe would fail the MAIN over"},
+		{"password without user", []string{"GATEWAY_MEMGRAPH_PASSWORD_FILE=" + f.token}, "without GATEWAY_MEMGRAPH_USERNAME"},
+		{"missing password file", []string{"GATEWAY_MEMGRAPH_USERNAME=u", "GATEWAY_MEMGRAPH_PASSWORD_FILE=" + f.missing}, "GATEWAY_MEMGRAPH_PASSWORD_FILE"},
+		{"empty admin token", []string{"GATEWAY_ADMIN_TOKEN_FILE=" + f.empty}, "the file is empty"},
+		{"otlp endpoint", []string{"GATEWAY_OTLP_ENDPOINT=ftp://x"}, "scheme \"ftp\""},
+		{"sample ratio", []string{"GATEWAY_TRACE_SAMPLE_RATIO=1.5"}, "must be between 0 and 1"},
+		{"gossip key length", []string{"GATEWAY_GOSSIP_KEY_FILE=" + f.badKey}, "line 1: a key of 5 characters"},
+		{"gossip empty key file", []string{"GATEWAY_GOSSIP_KEY_FILE=" + f.empty}, "holds no key"},
+		{"gossip both", []string{"GATEWAY_GOSSIP_KEY_FILE=" + f.gossipKey, "GATEWAY_GOSSIP_INSECURE=true"}, "both set"},
+		{"gossip bind", []string{"GATEWAY_GOSSIP_INSECURE=true", "GATEWAY_GOSSIP_BIND_ADDRESS=gw:7946"}, "GATEWAY_GOSSIP_BIND_ADDRESS=\"gw:7946\""},
+		{"gossip advertise", []string{"GATEWAY_GOSSIP_INSECURE=true", "GATEWAY_GOSSIP_ADVERTISE_ADDRESS=host"}, "GATEWAY_GOSSIP_ADVERTISE_ADDRESS"},
+		{"gossip join port", []string{"GATEWAY_GOSSIP_INSECURE=true", "GATEWAY_GOSSIP_JOIN=gw:0"}, "GATEWAY_GOSSIP_JOIN entry \"gw:0\""},
+		{"join without gossip", []string{"GATEWAY_GOSSIP_JOIN=gw"}, "gossip is off"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadAndValidate(nil, append(append([]string(nil), base...), tt.env...))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("gossip without election", func(t *testing.T) {
+		_, err := loadAndValidate(nil, []string{"GATEWAY_MAIN=mg0=10.0.0.1:7687", "GATEWAY_GOSSIP_INSECURE=true"})
+		if err == nil || !strings.Contains(err.Error(), "gossip (GATEWAY_GOSSIP_KEY_FILE or GATEWAY_GOSSIP_INSECURE) needs an election backend") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("gossip keys decoded", func(t *testing.T) {
+		c, err := loadAndValidate(nil, append(base, "GATEWAY_GOSSIP_KEY_FILE="+f.gossipKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := c.GossipKeys()
+		if err != nil || len(keys) != 2 || len(keys[0]) != 32 || string(keys[1]) != "0123456789abcdef" {
+			t.Fatalf("keys %q, %v", keys, err)
+		}
+		if ip, port := c.GossipAdvertise("10.1.2.3"); ip != "10.1.2.3" || port != 0 {
+			t.Errorf("advertise from POD_IP = %s:%d", ip, port)
+		}
+	})
 }

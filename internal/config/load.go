@@ -33,7 +33,7 @@ func (o option) isBool() bool { _, ok := o.ptr.(*bool); return ok }
 
 // options lists every setting of c, in --help order. The pointers point into c.
 func options(c *Config) []option {
-	return []option{
+	return append([]option{
 		{"Gateway", "id", "name", "name of this gateway in /status and logs (default: the host name)", "set a name such as gateway-0", &c.ID},
 		{"Gateway", "enabled", "", "run the Bolt proxy; false serves the HTTP API only", "set true or false", &c.Enabled},
 		{"Gateway", "http-address", "host:port", "HTTP API: /healthz, /readyz, /metrics, /status", "set an address such as 0.0.0.0:9090", &c.HTTPAddress},
@@ -91,7 +91,7 @@ func options(c *Config) []option {
 		{"etcd", "etcd-ca-file", "path", "PEM CA bundle that verifies etcd (empty: system roots for https endpoints)", "set a file path", &c.EtcdCAFile},
 		{"etcd", "etcd-cert-file", "path", "PEM client certificate for etcd (with --etcd-key-file)", "set a file path", &c.EtcdCertFile},
 		{"etcd", "etcd-key-file", "path", "PEM client key for etcd (with --etcd-cert-file)", "set a file path", &c.EtcdKeyFile},
-	}
+	}, managementOptions(c)...)
 }
 
 // Load returns Default overlaid with the GATEWAY_* variables of environ
