@@ -23,11 +23,8 @@ import (
 // leader context is done (the clients' Guard checks it as well, right
 // before each state-changing query).
 //
-// state.Route has no Target, From or Planned: for this version they are
-// kept in the executor's memory (failover, keyed by the claim's epoch)
-// and added to the controller Route read from the store. A new leader that
-// finds phase failover therefore sees no Target, and Decide re-targets
-// (claims a new epoch) instead of resuming the predecessor's choice.
+// The claim writes Target, From and Planned into the record, so a leader
+// that finds phase failover resumes its predecessor's choice.
 //
 // Barrier, without gossip: the barrier of epoch e completes RouteTTL after
 // the claim of e was written (by this leader; for a record found in phase
@@ -45,19 +42,10 @@ type executor struct {
 	started   time.Time
 
 	mu       sync.Mutex
-	route    state.Route // as last read or written
-	version  state.Version
-	failover failoverMeta // Target, From, Planned of the last claim
-	claimAt  map[uint64]time.Time
-	barrier  uint64 // highest epoch whose barrier completed
-}
-
-// failoverMeta is what a claim records that state.Route cannot hold.
-type failoverMeta struct {
-	Epoch   uint64
-	Target  string
-	From    string
-	Planned bool
+	route   state.Route // as last read or written
+	version state.Version
+	claimAt map[uint64]time.Time
+	barrier uint64 // highest epoch whose barrier completed
 }
 
 // setRecord is called by the loop after each Load.
@@ -85,8 +73,8 @@ func (x *executor) controllerRoute() Route {
 		out.Replicas = append(out.Replicas, RouteReplica{Name: rep.Name, BoltAddr: rep.BoltAddr,
 			Mode: Mode(rep.Mode), Ready: rep.Ready, Lag: rep.Lag})
 	}
-	if out.Phase == PhaseFailover && x.failover.Epoch == r.Epoch {
-		out.Target, out.From, out.Planned = x.failover.Target, x.failover.From, x.failover.Planned
+	if out.Phase == PhaseFailover {
+		out.Target, out.From, out.Planned = r.Target, r.From, r.Planned
 	}
 	return out
 }
@@ -147,12 +135,12 @@ func (x *executor) stateReplicas(rs []RouteReplica, main string) []state.Replica
 }
 
 func (x *executor) ClaimFailover(ctx context.Context, a ClaimFailover) error {
-	next := state.Route{Epoch: a.Epoch, Phase: state.PhaseFailover, Replicas: x.stateReplicas(a.Replicas, "")}
+	next := state.Route{Epoch: a.Epoch, Phase: state.PhaseFailover, Replicas: x.stateReplicas(a.Replicas, ""),
+		Target: a.Target, From: a.From, Planned: a.Planned}
 	if err := x.cas(ctx, a.Epoch-1, false, next); err != nil {
 		return err
 	}
 	x.mu.Lock()
-	x.failover = failoverMeta{Epoch: a.Epoch, Target: a.Target, From: a.From, Planned: a.Planned}
 	x.claimAt[a.Epoch] = time.Now()
 	x.mu.Unlock()
 	x.log.Warn("route: failover claimed", zap.Uint64("epoch", a.Epoch), zap.String("target", a.Target),
@@ -253,8 +241,8 @@ func (x *executor) Publish(ctx context.Context, a Publish) error {
 	}
 	x.mu.Lock()
 	old := x.route.Main.Name
-	if old == "" && x.failover.Epoch == a.Epoch-1 {
-		old = x.failover.From // phase failover names no main
+	if old == "" {
+		old = x.route.From // phase failover names no main
 	}
 	x.mu.Unlock()
 	next := state.Route{Epoch: a.Epoch, Phase: state.PhaseServing,

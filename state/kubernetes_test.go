@@ -176,6 +176,10 @@ func TestKubernetesRenewalsKeepRoute(t *testing.T) {
 			if _, _, err := lock.Get(ctx); err == nil {
 				_ = lock.Update(ctx, record())
 			}
+			// Renewals come every retry period (500 ms by default), not
+			// back to back: an unpaced loop can win every race on a
+			// loaded machine and starve the store's bounded retries.
+			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 	for i := range 10 {

@@ -71,6 +71,14 @@ type Route struct {
 	Phase    Phase          `json:"phase"`
 	Main     Instance       `json:"main"`
 	Replicas []ReplicaState `json:"replicas,omitempty"`
+	// Target, From and Planned exist only in phase failover: the instance
+	// being promoted, the MAIN being replaced ("" when none) and whether it
+	// is a planned switchover. They are in the record so that a leader that
+	// takes over mid-failover resumes the predecessor's choice instead of
+	// choosing anew; they change only with the epoch.
+	Target  string `json:"target,omitempty"`
+	From    string `json:"from,omitempty"`
+	Planned bool   `json:"planned,omitempty"`
 	// Leader is the identity of the gateway that wrote the route.
 	Leader string `json:"leader,omitempty"`
 	// Updated is when the leader wrote it, by the leader's clock: for
@@ -81,7 +89,7 @@ type Route struct {
 // IsZero reports whether r is the zero Route (no record).
 func (r Route) IsZero() bool {
 	return r.Epoch == 0 && r.Phase == "" && r.Main.IsZero() && len(r.Replicas) == 0 &&
-		r.Leader == "" && r.Updated.IsZero()
+		r.Target == "" && r.From == "" && !r.Planned && r.Leader == "" && r.Updated.IsZero()
 }
 
 // Clone returns a copy of r that shares no memory with it.
@@ -111,8 +119,17 @@ func (r Route) Validate() error {
 		if !r.Main.IsZero() {
 			return fmt.Errorf("%w: phase failover with main %q (failover has no main)", ErrInvalid, r.Main.Name)
 		}
+		if len(r.Target) > MaxNameLen || len(r.From) > MaxNameLen {
+			return fmt.Errorf("%w: target or from name longer than %d bytes", ErrInvalid, MaxNameLen)
+		}
+		if r.Planned && (r.Target == "" || r.From == "") {
+			return fmt.Errorf("%w: a planned switchover names its target and the MAIN it replaces", ErrInvalid)
+		}
 	default:
 		return fmt.Errorf("%w: unknown phase %q (want %q or %q)", ErrInvalid, r.Phase, PhaseServing, PhaseFailover)
+	}
+	if r.Phase != PhaseFailover && (r.Target != "" || r.From != "" || r.Planned) {
+		return fmt.Errorf("%w: target, from and planned belong to phase failover only", ErrInvalid)
 	}
 	if len(r.Replicas) > MaxReplicas {
 		return fmt.Errorf("%w: %d replicas (at most %d)", ErrInvalid, len(r.Replicas), MaxReplicas)
@@ -165,9 +182,10 @@ func checkInstance(name, addr string) error {
 }
 
 // CheckNext checks that next may replace cur in the store: next is valid,
-// its epoch is not lower, and at an equal epoch Main and Phase are
-// unchanged (only the informational fields — replicas, leader, time — may
-// change without a new epoch). cur may be the zero Route (no record yet).
+// its epoch is not lower, and at an equal epoch Main, Phase, Target, From
+// and Planned are unchanged (only the informational fields — replicas,
+// leader, time — may change without a new epoch). cur may be the zero
+// Route (no record yet).
 func CheckNext(cur, next Route) error {
 	if err := next.Validate(); err != nil {
 		return err
@@ -180,6 +198,8 @@ func CheckNext(cur, next Route) error {
 		return fmt.Errorf("%w: epoch %d after epoch %d", ErrInvalid, next.Epoch, cur.Epoch)
 	case next.Epoch == cur.Epoch && (next.Phase != cur.Phase || next.Main != cur.Main):
 		return fmt.Errorf("%w: epoch %d changes the main or the phase without a new epoch", ErrInvalid, next.Epoch)
+	case next.Epoch == cur.Epoch && (next.Target != cur.Target || next.From != cur.From || next.Planned != cur.Planned):
+		return fmt.Errorf("%w: epoch %d changes the failover's target without a new epoch", ErrInvalid, next.Epoch)
 	}
 	return nil
 }

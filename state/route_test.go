@@ -67,6 +67,12 @@ func TestValidate(t *testing.T) {
 		{"replica twice", func(r *state.Route) { r.Replicas[1].Name = "mg-r1" }, "listed twice"},
 		{"main as replica", func(r *state.Route) { r.Replicas[1].Name = "mg-0" }, "listed twice"},
 		{"too many replicas", func(r *state.Route) { *r = tooMany }, "replicas (at most"},
+		{"failover with target", func(r *state.Route) { *r = failover(4); r.Target, r.From = "mg-1", "mg-0" }, ""},
+		{"switchover", func(r *state.Route) { *r = failover(4); r.Target, r.From, r.Planned = "mg-1", "mg-0", true }, ""},
+		{"switchover without from", func(r *state.Route) { *r = failover(4); r.Target, r.Planned = "mg-1", true }, "planned switchover names"},
+		{"target while serving", func(r *state.Route) { r.Target = "mg-1" }, "phase failover only"},
+		{"planned while serving", func(r *state.Route) { r.Planned = true }, "phase failover only"},
+		{"long target", func(r *state.Route) { *r = failover(4); r.Target = strings.Repeat("t", state.MaxNameLen+1) }, "target or from name longer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,6 +119,8 @@ func TestCheckNext(t *testing.T) {
 		{"epoch goes back", serving(5, "mg-0"), serving(4, "mg-0"), false},
 		{"invalid next", serving(5, "mg-0"), state.Route{Epoch: 6}, false},
 		{"zero next", serving(5, "mg-0"), state.Route{}, false},
+		{"same epoch, new target", withTarget(failover(6), "mg-1"), withTarget(failover(6), "mg-2"), false},
+		{"same epoch, same target", withTarget(failover(6), "mg-1"), withTarget(failover(6), "mg-1"), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,6 +133,11 @@ func TestCheckNext(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withTarget(r state.Route, target string) state.Route {
+	r.Target, r.From = target, "mg-0"
+	return r
 }
 
 func TestMerge(t *testing.T) {
