@@ -41,7 +41,7 @@ type executor struct {
 	routeTTL  time.Duration
 	started   time.Time
 
-	mu       sync.Mutex
+	mu      sync.Mutex
 	route   state.Route // as last read or written
 	version state.Version
 	claimAt map[uint64]time.Time
