@@ -67,7 +67,7 @@ func (c *conn) connect() (*side, reason, error) {
 		if err != nil {
 			return nil, reasonDialError, err
 		}
-		if err := p.reg.promote(c, t.route.Epoch, bs); err != nil {
+		if err := p.reg.promote(c, t, bs); err != nil {
 			bs.abort()
 			if errors.Is(err, errStale) && attempt < maxStaleRetries {
 				continue

@@ -58,6 +58,14 @@
 //
 //   - No backend is dialed before a client has sent a valid 20-byte Bolt
 //     preamble, and none for a client refused by a limit.
+//   - Routing (the route lease): InstallRoute(r, false) installs an epoch
+//     without relaying under it (new connections are held, nothing is
+//     dialed) until SetRouting(epoch, true); SetRouting(epoch, false) fences
+//     and cuts every relayed connection as a new epoch would and holds new
+//     ones, at the same epoch. A connection is registered only if the table
+//     it chose its backend from is still current (its generation changes
+//     with every route and routing change), so none relays after
+//     SetRouting(epoch, false) returned.
 //   - No connection survives a newer epoch. SetRoute accepts only a higher
 //     epoch (equal or lower: ignored, false). Before it returns, every
 //     connection relayed under an older epoch, whatever the new route's main

@@ -76,7 +76,7 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Proxy, error)
 		}
 		p.dialFn = d.DialContext
 	}
-	p.table.Store(&routeTable{changed: make(chan struct{})})
+	p.table.Store(&routeTable{routing: true, changed: make(chan struct{})})
 	p.reg = newRegistry(&p.table, &p.draining)
 	p.stopCtx, p.stopFn = context.WithCancel(context.Background())
 	return p, nil

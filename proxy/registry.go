@@ -71,20 +71,21 @@ func (r *registry) remove(c *conn) {
 	s.mu.Unlock()
 }
 
-// promote marks c as relaying to backend under epoch. It fails with errStale
-// if the route's epoch is no longer epoch, and with errDraining once the proxy
-// drains; the caller then closes backend itself.
-func (r *registry) promote(c *conn, epoch uint64, backend *side) error {
+// promote marks c as relaying to backend under the route table t it chose
+// the backend from. It fails with errStale if t is no longer the current
+// table (a new epoch, or routing turned off or on), and with errDraining
+// once the proxy drains; the caller then closes backend itself.
+func (r *registry) promote(c *conn, t *routeTable, backend *side) error {
 	s := &r.shards[c.shard]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.draining.Load() {
 		return errDraining
 	}
-	if r.table.Load().route.Epoch != epoch {
+	if cur := r.table.Load(); cur.gen != t.gen || cur.route.Epoch != t.route.Epoch {
 		return errStale
 	}
-	c.epoch, c.backend = epoch, backend
+	c.epoch, c.backend = t.route.Epoch, backend
 	return nil
 }
 

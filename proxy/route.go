@@ -14,16 +14,22 @@ import (
 // on it. Taking the decision and the channel from the same snapshot means a
 // held connection can never miss a change.
 type routeTable struct {
-	route    Route
-	serving  bool      // phase serving and a MAIN address
+	route Route
+	// gen changes with every route and every change of routing; a
+	// connection that chose its backend from one table is registered only
+	// if the table's gen is still current (UpdateReplicas keeps gen: a new
+	// replica list does not invalidate a dial to the MAIN).
+	gen      uint64
+	routing  bool      // SetRouting: relaying allowed (a route lease is held)
+	serving  bool      // phase serving, a MAIN address, and routing
 	readable []Backend // replicas the read-only listener may use
 	changed  chan struct{}
 }
 
-func newRouteTable(r Route, maxLag int64) *routeTable {
+func newRouteTable(r Route, maxLag int64, gen uint64, routing bool) *routeTable {
 	r.Replicas = slices.Clone(r.Replicas)
-	t := &routeTable{route: r, changed: make(chan struct{})}
-	t.serving = r.Phase == PhaseServing && r.Main.Addr != ""
+	t := &routeTable{route: r, gen: gen, routing: routing, changed: make(chan struct{})}
+	t.serving = routing && r.Phase == PhaseServing && r.Main.Addr != ""
 	for _, rep := range r.Replicas {
 		if rep.Ready && rep.Addr != "" && rep.Lag >= -maxLag {
 			t.readable = append(t.readable, rep.Backend)
@@ -62,7 +68,15 @@ func (t *routeTable) pick(role Role, readFromMain bool, rr *atomic.Uint64) (Back
 // sockets are reset first, then all their sockets closed (Close and Drain
 // wait for that). Held connections are
 // released if r gives them a backend. Calls are serialised.
-func (p *Proxy) SetRoute(r Route) bool {
+func (p *Proxy) SetRoute(r Route) bool { return p.InstallRoute(r, true) }
+
+// InstallRoute is SetRoute with the route's routing state: with routing
+// false the route is installed (older epochs cut, as SetRoute) but nothing
+// is relayed under it yet: new connections are held as in phase failover
+// until SetRouting(r.Epoch, true). A gateway under the route-lease protocol
+// installs each new epoch this way and turns routing on when the leader
+// grants its lease.
+func (p *Proxy) InstallRoute(r Route, routing bool) bool {
 	p.routeMu.Lock()
 	old := p.table.Load()
 	if r.Epoch <= old.route.Epoch {
@@ -70,7 +84,7 @@ func (p *Proxy) SetRoute(r Route) bool {
 		return false
 	}
 	start := time.Now()
-	t := newRouteTable(r, p.cfg.MaxReplicaLag)
+	t := newRouteTable(r, p.cfg.MaxReplicaLag, old.gen+1, routing)
 	p.table.Store(t)
 	p.m.epoch.Set(float64(r.Epoch))
 	p.m.routeChanges.Inc()
@@ -84,7 +98,7 @@ func (p *Proxy) SetRoute(r Route) bool {
 	// line adds what the proxy cut and how long the fence took.
 	p.log.Debug("route installed",
 		zap.Uint64("epoch", r.Epoch), zap.Uint64("old_epoch", old.route.Epoch),
-		zap.String("phase", string(r.Phase)),
+		zap.String("phase", string(r.Phase)), zap.Bool("routing", routing),
 		zap.String("main", r.Main.Name), zap.String("main_addr", r.Main.Addr),
 		zap.String("old_main", old.route.Main.Name),
 		zap.Int("readable_replicas", len(t.readable)),
@@ -92,6 +106,41 @@ func (p *Proxy) SetRoute(r Route) bool {
 		zap.Duration("cut_took", time.Since(start)))
 	return true
 }
+
+// SetRouting turns relaying under the current route on or off without a
+// new epoch, and reports whether it changed anything (only when epoch is
+// the current epoch and the state differs). Off fences and cuts every
+// relayed connection, as a new epoch would, and holds new ones; on releases
+// the held connections to the route's backends. A gateway turns routing off
+// when its route lease expires (DESIGN.md, "Route lease").
+func (p *Proxy) SetRouting(epoch uint64, on bool) bool {
+	p.routeMu.Lock()
+	old := p.table.Load()
+	if epoch == 0 || epoch != old.route.Epoch || old.routing == on {
+		p.routeMu.Unlock()
+		return false
+	}
+	t := newRouteTable(old.route, p.cfg.MaxReplicaLag, old.gen+1, on)
+	p.table.Store(t)
+	cut := 0
+	var finish func()
+	if !on {
+		cut, finish = p.reg.cutOlder(epoch + 1)
+		p.m.addCut(cut)
+	}
+	p.routeMu.Unlock()
+	if finish != nil {
+		p.inBackground(finish)
+	}
+	close(old.changed)
+	p.log.Debug("routing changed", zap.Uint64("epoch", epoch), zap.Bool("routing", on), zap.Int("cut", cut))
+	return true
+}
+
+// Routing reports whether the current route may be relayed to (false
+// between InstallRoute(r, false) or SetRouting(epoch, false) and
+// SetRouting(epoch, true)).
+func (p *Proxy) Routing() bool { return p.table.Load().routing }
 
 // UpdateReplicas replaces the replica list of the current route without a new
 // epoch, and reports whether it did: only when epoch equals the current
@@ -107,7 +156,7 @@ func (p *Proxy) UpdateReplicas(epoch uint64, replicas []Replica) bool {
 	}
 	r := old.route
 	r.Replicas = replicas
-	p.table.Store(newRouteTable(r, p.cfg.MaxReplicaLag))
+	p.table.Store(newRouteTable(r, p.cfg.MaxReplicaLag, old.gen, old.routing))
 	p.routeMu.Unlock()
 	close(old.changed)
 	return true

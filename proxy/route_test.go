@@ -164,6 +164,71 @@ func TestFailoverCutsThenHolds(t *testing.T) {
 	}
 }
 
+// TestRouting follows the route lease: a route installed without routing
+// holds new connections and dials nothing; routing on releases them; routing
+// off (the lease expired) cuts every relayed connection and holds new ones
+// again, at the same epoch; a new epoch installed with routing starts
+// relaying at once.
+func TestRouting(t *testing.T) {
+	m1, m2 := newFakeBackend(t, "m1"), newFakeBackend(t, "m2")
+	tp := newTestProxy(t, Config{HoldTimeout: 10 * time.Second})
+	if !tp.InstallRoute(serving(4, m1), false) || tp.Routing() {
+		t.Fatal("install without routing")
+	}
+	held := dialRaw(t, tp.addr())
+	held.Write(testPreamble)
+	eventually(t, 5*time.Second, "held", func() bool { return tp.Stats().Held == 1 })
+	if m1.accepted.Load() != 0 {
+		t.Fatal("dialed without routing")
+	}
+	for _, bad := range []struct {
+		epoch uint64
+		on    bool
+	}{{3, true}, {5, true}, {0, true}, {4, false}} {
+		if tp.SetRouting(bad.epoch, bad.on) {
+			t.Fatalf("SetRouting(%d, %v) changed something", bad.epoch, bad.on)
+		}
+	}
+	if !tp.SetRouting(4, true) || !tp.Routing() {
+		t.Fatal("routing on refused")
+	}
+	expectVersion(t, held)
+	echo(t, held, []byte("leased"))
+	other := dialBolt(t, tp.addr())
+	echo(t, other, []byte("leased too"))
+
+	// The lease expires: both relayed connections are cut before SetRouting
+	// returns, and a new one is held.
+	if !tp.SetRouting(4, false) {
+		t.Fatal("routing off refused")
+	}
+	if st := tp.Stats(); st.Cut != 2 || st.Epoch != 4 {
+		t.Fatalf("stats after routing off %+v", st)
+	}
+	expectClosed(t, held, 2*time.Second)
+	expectClosed(t, other, 2*time.Second)
+	late := dialRaw(t, tp.addr())
+	late.Write(testPreamble)
+	eventually(t, 5*time.Second, "held again", func() bool { return tp.Stats().Held == 1 })
+	if got := m1.accepted.Load(); got != 2 {
+		t.Fatalf("m1 accepted %d, want 2 (nothing dialed while routing is off)", got)
+	}
+
+	// A new epoch with routing releases it to the new MAIN.
+	if !tp.InstallRoute(serving(5, m2), true) {
+		t.Fatal("epoch 5 refused")
+	}
+	expectVersion(t, late)
+	echo(t, late, []byte("on m2"))
+	if m2.accepted.Load() != 1 {
+		t.Fatalf("m2 accepted %d", m2.accepted.Load())
+	}
+	// Replica updates keep the routing state.
+	if !tp.UpdateReplicas(5, []Replica{{Backend: m1.backend(), Ready: true}}) || !tp.Routing() {
+		t.Fatal("UpdateReplicas changed routing")
+	}
+}
+
 // TestRouteRaceWithDial changes routes while connections are being set up:
 // no connection may end up relaying under an epoch older than the current
 // one once SetRoute has returned.
