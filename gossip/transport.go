@@ -80,6 +80,7 @@ type View struct {
 	Leader        string
 	Main          string
 	MainReachable bool
+	API           string
 }
 
 type inboundKind uint8
@@ -307,8 +308,9 @@ func (t *Transport) beat() {
 func (t *Transport) SetView(v View) {
 	t.mu.Lock()
 	changed := t.local.Epoch != v.Epoch || t.local.Leader != v.Leader || t.local.Main != v.Main ||
-		t.local.MainReachable != v.MainReachable
+		t.local.MainReachable != v.MainReachable || t.local.API != v.API
 	t.local.Epoch, t.local.Leader, t.local.Main, t.local.MainReachable = v.Epoch, v.Leader, v.Main, v.MainReachable
+	t.local.API = v.API
 	t.mu.Unlock()
 	if changed {
 		t.beat()

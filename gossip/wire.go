@@ -34,6 +34,8 @@ const (
 	maxBroadcastSize = 1000
 	// maxNameLen bounds member and instance names (a DNS subdomain).
 	maxNameLen = 253
+	// maxAPILen bounds a member's API base URL.
+	maxAPILen = 300
 	// maxStateMembers bounds the heartbeats in one push/pull.
 	maxStateMembers = 1024
 )
@@ -70,6 +72,9 @@ type Heartbeat struct {
 	// dial or probe of it succeeded.
 	Main          string `json:"main,omitempty"`
 	MainReachable bool   `json:"mainReachable,omitempty"`
+	// API is the base URL of the member's HTTP API (admin requests sent
+	// to a gateway that does not lead are forwarded to the leader's).
+	API string `json:"api,omitempty"`
 	// Leaving: the member is leaving gracefully; its departure is not a
 	// failure. (memberlist does not tell a leave from a death to its
 	// event delegate.)
@@ -87,6 +92,9 @@ func (h Heartbeat) newer(old Heartbeat) bool {
 func (h Heartbeat) validate() error {
 	if h.Name == "" || len(h.Name) > maxNameLen || len(h.Leader) > maxNameLen || len(h.Main) > maxNameLen {
 		return fmt.Errorf("%w: heartbeat names", errMalformed)
+	}
+	if len(h.API) > maxAPILen {
+		return fmt.Errorf("%w: heartbeat API address longer than %d bytes", errMalformed, maxAPILen)
 	}
 	return nil
 }
