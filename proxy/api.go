@@ -75,6 +75,10 @@ type Config struct {
 	HalfCloseTimeout    time.Duration // after one side ends its stream, how long the other may stay silent before both close; default 30s; negative: no limit
 	// Dial overrides the backend dialer (tests); nil uses net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// OnDialError, when set, is called (on the connection's goroutine; it
+	// must not block) each time a backend dial fails: the binary turns it
+	// into an immediate probe of that instance by the leader.
+	OnDialError func(b Backend, err error)
 }
 
 // ErrClosed is returned by Serve after Close or Drain.

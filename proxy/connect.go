@@ -65,6 +65,9 @@ func (c *conn) connect() (*side, reason, error) {
 		}
 		bs, err := p.dial(b)
 		if err != nil {
+			if p.cfg.OnDialError != nil {
+				p.cfg.OnDialError(b, err)
+			}
 			return nil, reasonDialError, err
 		}
 		if err := p.reg.promote(c, t, bs); err != nil {

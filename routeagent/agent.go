@@ -64,7 +64,11 @@ type Config struct {
 	Probe         func(ctx context.Context, addr string) error
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
-	// Elector gives the leader side its renewals. Required to lead.
+	// Suspect, when set, is told the MAIN's name when this replica's probe
+	// of it fails or another replica reports it unreachable (the leader's
+	// controller then probes it at once). It must not block.
+	Suspect func(instance string)
+	// Elector gives the leader side its renewals. Required.
 	Elector Renewals
 	Log     *zap.Logger
 }
@@ -111,8 +115,8 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.ID == "" {
 		return nil, errors.New("routeagent: an ID is required")
 	}
-	if cfg.Install == nil || cfg.SetRouting == nil {
-		return nil, errors.New("routeagent: Install and SetRouting are required")
+	if cfg.Install == nil || cfg.SetRouting == nil || cfg.Elector == nil {
+		return nil, errors.New("routeagent: Install, SetRouting and Elector are required")
 	}
 	if err := cfg.Lease.Validate(); err != nil {
 		return nil, err
@@ -295,7 +299,7 @@ func (a *Agent) onEvent(ev routelease.Event) {
 // poll feeds the leader side its renewals and members, and the gossip
 // heartbeat this replica's view.
 func (a *Agent) poll(now time.Time) {
-	if a.ld.Leading() && a.cfg.Elector != nil {
+	if a.ld.Leading() {
 		if lr := a.cfg.Elector.LastRenewal(); lr.After(a.lastRenewal) {
 			a.lastRenewal = lr
 			a.exec(now, a.ld.Renewed(now, lr))
@@ -305,6 +309,11 @@ func (a *Agent) poll(now time.Time) {
 	ids := make([]string, 0, len(members))
 	for _, m := range members {
 		ids = append(ids, m.Name)
+		hb := m.Heartbeat
+		if a.cfg.Suspect != nil && !m.Local && m.State == gossip.MemberAlive && hb.Main != "" && !hb.MainReachable &&
+			m.HeartbeatAge < heartbeatStale {
+			a.cfg.Suspect(hb.Main)
+		}
 	}
 	a.ld.SetMembers(now, ids)
 }
@@ -514,3 +523,7 @@ func (a *Agent) LeaderAPI() (string, bool) {
 
 // GossipAddr is where this replica's gossip listens (host:port).
 func (a *Agent) GossipAddr() string { return a.tr.Addr() }
+
+// Close stops the gossip member without leaving (Run leaves gracefully;
+// Close is for an agent whose Run never started).
+func (a *Agent) Close() error { return a.tr.Close() }

@@ -137,8 +137,8 @@ func TestLeasesBarrierAndExpiry(t *testing.T) {
 
 	okProbe := func(context.Context, string) error { return nil }
 	a := startMember(t, "a", el, okProbe)
-	b := startMember(t, "b", nil, okProbe, a.GossipAddr())
-	c := startMember(t, "c", nil, okProbe, a.GossipAddr())
+	b := startMember(t, "b", el, okProbe, a.GossipAddr())
+	c := startMember(t, "c", el, okProbe, a.GossipAddr())
 	all := []*member{a, b, c}
 	eventually(t, 10*time.Second, "three members", func() bool { return a.LiveGateways() == 3 && c.LiveGateways() == 3 })
 
@@ -266,8 +266,8 @@ func TestQuorumVotes(t *testing.T) {
 	el := &fakeElector{}
 	el.last.Store(time.Now().UnixNano())
 	a := startMember(t, "a", el, nil)
-	b := startMember(t, "b", nil, nil, a.GossipAddr())
-	c := startMember(t, "c", nil, nil, a.GossipAddr())
+	b := startMember(t, "b", el, nil, a.GossipAddr())
+	c := startMember(t, "c", el, nil, a.GossipAddr())
 	eventually(t, 10*time.Second, "three members", func() bool { return a.LiveGateways() == 3 })
 	r := serving(1, "mg-1", ln.Addr().String())
 	for _, m := range []*member{a, b, c} {

@@ -79,6 +79,9 @@ func (a *Agent) probeLoop(ctx context.Context) {
 		changed := a.viewMain != s.Main || a.viewOK != ok
 		a.viewMain, a.viewOK = s.Main, ok
 		a.mu.Unlock()
+		if !ok && a.cfg.Suspect != nil {
+			a.cfg.Suspect(s.Main)
+		}
 		if changed {
 			if !ok && !errors.Is(err, context.Canceled) && err.Error() != lastErr {
 				a.log.Info("the MAIN does not answer this gateway's probe", zap.String("main", s.Main), zap.Error(err))
