@@ -22,6 +22,9 @@ type Client struct {
 	drv    neo4j.DriverWithContext
 	log    *zap.Logger
 	closed atomic.Bool
+	// perDatabase: the last HasData found the counters in SHOW STORAGE
+	// INFO ON CURRENT DATABASE (Memgraph 3.11+), so it asks that first.
+	perDatabase atomic.Bool
 }
 
 // New validates cfg and returns a Client for the instance. It does not
@@ -35,7 +38,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Username != "" {
 		auth = neo4j.BasicAuth(cfg.Username, cfg.Password, "")
 	}
-	drv, err := neo4j.NewDriverWithContext("bolt://"+cfg.Addr, auth, func(dc *config.Config) {
+	uri, tc := cfg.driverTLS()
+	drv, err := neo4j.NewDriverWithContext(uri, auth, func(dc *config.Config) {
+		dc.TlsConfig = tc
 		dc.MaxConnectionPoolSize = cfg.MaxConnections
 		dc.SocketConnectTimeout = cfg.ConnectTimeout
 		// Every call carries a deadline; this only caps a call under a

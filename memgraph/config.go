@@ -2,6 +2,7 @@ package memgraph
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,10 @@ type Config struct {
 	// otherwise no auth is sent (Memgraph without users).
 	Username string
 	Password string
+	// TLS, when set, dials the instance over TLS with these settings
+	// (RootCAs, ServerName, client certificates); see tls.go. nil: plain
+	// Bolt.
+	TLS *tls.Config
 	// Timeout bounds each read call (Ping, Role, Replicas, StorageInfo)
 	// from the start of the call, connecting included. Zero means
 	// DefaultTimeout (1 s), fitting a health probe.

@@ -13,6 +13,7 @@
 //	err = c.Promote(ctx)                          // on the chosen replica; idempotent
 //	res, err := c.EnsureReplica(ctx, "mg_2", memgraph.ModeSync, "mg-2.mg:10000")
 //	rows, err := c.Replicas(ctx)                  // status, behind, ts, zombie
+//	has, err := c.HasData(ctx)                    // any vertex or edge? (3.0 to 3.12)
 //	if errors.Is(err, memgraph.ErrDiverged) { ... } // report, never re-register silently
 //	if memgraph.IsRetryable(err) { ... }          // contention or unreachable: try again
 //
@@ -37,6 +38,9 @@
 //     (ErrUnavailable).
 //   - Answers are read from Bolt values by column name, never from text;
 //     SHOW STORAGE INFO is a key/value map with no assumed keys or order.
+//     HasData finds vertex_count and edge_count in plain SHOW STORAGE INFO
+//     (up to 3.10) or SHOW STORAGE INFO ON CURRENT DATABASE (3.11+, where
+//     the plain form lost them), remembering which form answered.
 //   - Reads that fail to connect are tried once more within their deadline
 //     (a pooled connection may predate a restart of the instance); a
 //     state-changing query is never repeated by this package, since its

@@ -145,8 +145,13 @@ func field[T any](m map[string]any, key string) (T, error) {
 // key set differs between releases (name, vertex_count, memory_res, ...):
 // depend on no key being present and on no order.
 func (c *Client) StorageInfo(ctx context.Context) (map[string]any, error) {
-	const op = "show storage info"
-	recs, err := c.run(ctx, verbRead, op, "SHOW STORAGE INFO")
+	return c.storageInfo(ctx, opStorageInfo, queryStorageInfo)
+}
+
+// storageInfo runs one form of SHOW STORAGE INFO and reads its
+// ["storage info", "value"] rows into a map.
+func (c *Client) storageInfo(ctx context.Context, op, query string) (map[string]any, error) {
+	recs, err := c.run(ctx, verbRead, op, query)
 	if err != nil {
 		return nil, err
 	}

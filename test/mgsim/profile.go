@@ -50,8 +50,14 @@ type profile struct {
 	// pingFailuresToInvalid is how many consecutive failed frequent
 	// heartbeats mark a replica invalid; 0 means never (3.0.0 only marks on
 	// a failed commit).
-	pingFailuresToInvalid   int
-	storageInfo             storageInfoLayout
+	pingFailuresToInvalid int
+	storageInfo           storageInfoLayout
+	// storageInfoOnCurrent: SHOW STORAGE INFO ON CURRENT DATABASE exists
+	// (>= 3.11.0), the per-database rows, with vertex_count.
+	storageInfoOnCurrent bool
+	// storageInfoStateHealth: those rows include "state" ("HOT") and
+	// "health" ("ready") (>= 3.12.0).
+	storageInfoStateHealth  bool
 	writeOnReplica          string
 	multicommandReplication string
 	multicommandInfo        string
@@ -103,6 +109,8 @@ func newProfile(version string) (profile, error) {
 		detailedReplicationErrors:       minor >= 10,
 		transientReplicationErrorOnPull: minor <= 7,
 		registerErrorCodes:              minor >= 5,
+		storageInfoOnCurrent:            minor >= 11,
+		storageInfoStateHealth:          minor >= 12,
 		legacyReplicationTexts:          minor == 0,
 		pingFailuresToInvalid:           3,
 		writeOnReplica: "Write queries are forbidden on the replica instance. Replica instances accept only read " +

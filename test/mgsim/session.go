@@ -74,7 +74,36 @@ func (s *session) parse(query string) (cypher.Statement, error) {
 		return nil, &cypher.SyntaxError{Line: line, Column: col, Token: tok,
 			Message: "mismatched input '" + tok + "' expecting {ASYNC, SYNC}"}
 	}
+	if si, ok := st.(cypher.ShowStorageInfo); ok && si.OnCurrentDatabase && !s.in.prof.storageInfoOnCurrent {
+		return nil, storageInfoOnError(query, s.in.prof.minor)
+	}
 	return st, nil
+}
+
+// onCurrentTokens finds ON and CURRENT in SHOW STORAGE INFO ON CURRENT
+// DATABASE (comments between the words are not looked through).
+var onCurrentTokens = regexp.MustCompile(`(?is)^\s*SHOW\s+STORAGE\s+INFO\s+(ON)\s+(CURRENT)\b`)
+
+// storageInfoOnError is the syntax error of SHOW STORAGE INFO ON CURRENT
+// DATABASE in a release before 3.11: 3.10 knows only ON DATABASE <name>
+// (ANTLR drops CURRENT as extraneous), older releases no ON at all.
+func storageInfoOnError(query string, minor int) error {
+	group, tok := 2, "ON" // submatch of the offending token
+	if minor == 10 {
+		group, tok = 4, "CURRENT"
+	}
+	line, col := 1, 0
+	if m := onCurrentTokens.FindStringSubmatchIndex(query); m != nil {
+		before := query[:m[group]]
+		line = strings.Count(before, "\n") + 1
+		col = utf8.RuneCountInString(before[strings.LastIndex(before, "\n")+1:])
+		tok = query[m[group]:m[group+1]]
+	}
+	msg := "mismatched input '" + tok + "' expecting {<EOF>, ';'}"
+	if minor == 10 {
+		msg = "extraneous input '" + tok + "' expecting DATABASE"
+	}
+	return &cypher.SyntaxError{Line: line, Column: col, Token: tok, Message: msg}
 }
 
 // Run implements bolt.Session.
@@ -103,7 +132,11 @@ func (s *session) Run(query string, params, extra map[string]any, inTx bool) ([]
 			return nil, queryError(in.prof.multicommandInfo)
 		}
 		fields = []string{"storage info", "value"}
-		res.run = func() ([][]any, error) { return in.storageInfo(), nil }
+		if q.OnCurrentDatabase {
+			res.run = func() ([][]any, error) { return in.databaseStorageInfo(), nil }
+		} else {
+			res.run = func() ([][]any, error) { return in.storageInfo(), nil }
+		}
 	case cypher.Return, cypher.Create, cypher.Match:
 		rw := dataType(st)
 		if rw.writes() && in.currentRole() == roleReplica {

@@ -100,6 +100,44 @@ func (in *Instance) storageInfo() [][]any {
 	)...)
 }
 
+// databaseStorageInfo is SHOW STORAGE INFO ON CURRENT DATABASE (3.11+):
+// the rows of the session's database, which is always "memgraph" here.
+// 3.12 adds "state" (always "HOT" for a loaded database) and "health"
+// ("ready"; "broken" only after a storage failure, which is not emulated).
+func (in *Instance) databaseStorageInfo() [][]any {
+	vertices := in.graph.liveCount()
+	in.graph.mu.Lock()
+	dbUUID := in.graph.dbUUID
+	in.graph.mu.Unlock()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mem := readableSize(float64(ms.HeapInuse))
+	zero := readableSize(0)
+	rows := [][]any{{"name", "memgraph"}, {"database_uuid", dbUUID}}
+	if in.prof.storageInfoStateHealth {
+		rows = append(rows, []any{"state", "HOT"})
+	}
+	rows = append(rows,
+		[]any{"storage_mode", "IN_MEMORY_TRANSACTIONAL"},
+		[]any{"vertex_count", vertices},
+		[]any{"edge_count", int64(0)},
+		[]any{"average_degree", 0.0},
+		[]any{"unreleased_delta_objects", int64(0)},
+		[]any{"disk_usage", readableSize(float64(dirSize(in.cfg.DataDir)))},
+		[]any{"graph_memory_tracked", mem},
+		[]any{"query_memory_tracked", zero},
+		[]any{"vector_index_memory_tracked", zero},
+		[]any{"tenant_memory_tracked", mem},
+		[]any{"tenant_peak_memory_tracked", readableSize(float64(ms.Sys))},
+		[]any{"tenant_memory_limit", "unlimited"},
+		[]any{"storage_isolation_level", "SNAPSHOT_ISOLATION"},
+	)
+	if in.prof.storageInfoStateHealth {
+		rows = append(rows, []any{"health", "ready"})
+	}
+	return rows
+}
+
 // readableSize is utils::GetReadableSize.
 func readableSize(size float64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}

@@ -131,6 +131,82 @@ func TestStorageInfo(t *testing.T) {
 	}
 }
 
+// SHOW STORAGE INFO ON CURRENT DATABASE: the per-database rows from 3.11
+// (with state and health from 3.12), a syntax error before, as each
+// release's grammar has it.
+func TestStorageInfoOnCurrentDatabase(t *testing.T) {
+	const q = "SHOW STORAGE INFO ON CURRENT DATABASE"
+	v311 := []string{"name", "database_uuid", "storage_mode", "vertex_count", "edge_count", "average_degree",
+		"unreleased_delta_objects", "disk_usage", "graph_memory_tracked", "query_memory_tracked",
+		"vector_index_memory_tracked", "tenant_memory_tracked", "tenant_peak_memory_tracked", "tenant_memory_limit",
+		"storage_isolation_level"}
+	v312 := append(append(append([]string{}, v311[:2]...), "state"), v311[2:]...)
+	v312 = append(v312, "health")
+	for _, tc := range []struct {
+		version string
+		keys    []string // nil: a syntax error
+		err     string
+	}{
+		{"3.0.0", nil, "Error on line 1 position 19. The underlying parsing error is mismatched input 'ON' expecting {<EOF>, ';'}"},
+		{"3.9.0", nil, "Error on line 1 position 19. The underlying parsing error is mismatched input 'ON' expecting {<EOF>, ';'}"},
+		{"3.10.0", nil, "Error on line 1 position 22. The underlying parsing error is extraneous input 'CURRENT' expecting DATABASE"},
+		{"3.11.0", v311, ""},
+		{"3.12.0", v312, ""},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			n := startNode(t, "127.0.0.1", tc.version)
+			if tc.keys == nil {
+				_, _, err := n.c.run(q, nil)
+				wantFailure(t, err, bolt.CodeClientError, tc.err)
+				// The plain form is unaffected.
+				n.c.mustRun("SHOW STORAGE INFO", nil)
+				return
+			}
+			read := func() map[string]any {
+				t.Helper()
+				recs, _ := n.c.mustRun(q, nil)
+				var got []string
+				values := map[string]any{}
+				for _, r := range recs {
+					if !reflect.DeepEqual(r.Keys, []string{"storage info", "value"}) {
+						t.Fatalf("columns %v", r.Keys)
+					}
+					got = append(got, r.Values[0].(string))
+					values[r.Values[0].(string)] = r.Values[1]
+				}
+				if !reflect.DeepEqual(got, tc.keys) {
+					t.Fatalf("keys\n got  %v\n want %v", got, tc.keys)
+				}
+				return values
+			}
+			if v := read()["vertex_count"]; v != int64(0) {
+				t.Fatalf("empty: vertex_count %#v", v)
+			}
+			if _, err := n.c.write("CREATE (n:A)", nil); err != nil {
+				t.Fatal(err)
+			}
+			values := read()
+			for k, want := range map[string]any{"name": "memgraph", "vertex_count": int64(1), "edge_count": int64(0),
+				"storage_mode": "IN_MEMORY_TRANSACTIONAL", "storage_isolation_level": "SNAPSHOT_ISOLATION"} {
+				if values[k] != want {
+					t.Errorf("%s = %#v, want %#v", k, values[k], want)
+				}
+			}
+			if len(tc.keys) == len(v312) && (values["state"] != "HOT" || values["health"] != "ready") {
+				t.Errorf("state %v, health %v", values["state"], values["health"])
+			}
+			// Refused in an explicit transaction, like the plain form.
+			_, err := n.c.read(q, nil)
+			wantFailure(t, err, bolt.CodeClientError, mustProfile(t, tc.version).multicommandInfo)
+			// It works on a replica too.
+			n.demote()
+			if v := read()["vertex_count"]; v != int64(1) {
+				t.Fatalf("replica: vertex_count %#v", v)
+			}
+		})
+	}
+}
+
 func TestReadableSize(t *testing.T) {
 	for in, want := range map[float64]string{0: "0B", 1023: "1023B", 1024: "1.00KiB", 45255229: "43.16MiB", 3 << 30: "3.00GiB"} {
 		if got := readableSize(in); got != want {

@@ -31,8 +31,10 @@ type DropReplica struct{ Name string }
 // ShowReplicas is SHOW REPLICAS.
 type ShowReplicas struct{}
 
-// ShowStorageInfo is SHOW STORAGE INFO.
-type ShowStorageInfo struct{}
+// ShowStorageInfo is SHOW STORAGE INFO [ON CURRENT DATABASE].
+// OnCurrentDatabase selects the per-database form (Memgraph 3.11+); the
+// engine refuses it on older releases as their grammar does.
+type ShowStorageInfo struct{ OnCurrentDatabase bool }
 
 // Data queries (a small subset of openCypher).
 

@@ -27,7 +27,7 @@
 //	             | "REGISTER" "REPLICA" name ( "SYNC" | "ASYNC" | "STRICT_SYNC" ) "TO" string
 //	             | "DROP" "REPLICA" name
 //	             | "SHOW" "REPLICAS"
-//	             | "SHOW" "STORAGE" "INFO"
+//	             | "SHOW" "STORAGE" "INFO" [ "ON" "CURRENT" "DATABASE" ]
 //	             | "RETURN" items
 //	             | "CREATE" "(" [ name ] { ":" name } [ map ] ")" [ "RETURN" items ]
 //	             | "MATCH" "(" name [ ":" name ] ")" [ "WHERE" name "." name "=" expr ]
@@ -108,6 +108,10 @@
 //   - WITH PORT takes an integer literal and REGISTER REPLICA's address a
 //     string literal; Memgraph accepts any literal there and fails at run
 //     time ("Port number invalid!", "Invalid socket address...").
+//   - SHOW STORAGE INFO ON DATABASE <name> (Memgraph 3.10+) is refused; ON
+//     CURRENT DATABASE (3.11+) is parsed in every release and the engine
+//     refuses it before 3.11. The end-of-query set after SHOW STORAGE INFO
+//     does not list ON.
 //   - MATCH needs a variable: MATCH (:L) is refused.
 //   - In CREATE (n {k: n.x}) the node's own variable is unbound inside its
 //     property map ("Unbound variable: n."); Memgraph binds it and reads null.

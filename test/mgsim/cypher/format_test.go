@@ -28,6 +28,9 @@ func format(st Statement) string {
 	case ShowReplicas:
 		return "SHOW REPLICAS"
 	case ShowStorageInfo:
+		if s.OnCurrentDatabase {
+			return "SHOW STORAGE INFO ON CURRENT DATABASE"
+		}
 		return "SHOW STORAGE INFO"
 	case Return:
 		return "RETURN " + formatItems(s.Items)

@@ -338,7 +338,8 @@ func (p *parser) statement() (Statement, error) {
 	return st, nil
 }
 
-// show parses SHOW REPLICATION ROLE, SHOW REPLICAS and SHOW STORAGE INFO.
+// show parses SHOW REPLICATION ROLE, SHOW REPLICAS and SHOW STORAGE INFO
+// [ON CURRENT DATABASE]. ON DATABASE <name> is not understood.
 func (p *parser) show() (Statement, []string, error) {
 	start := p.cur.off
 	p.advance()
@@ -357,7 +358,17 @@ func (p *parser) show() (Statement, []string, error) {
 		if _, err := p.expect([]string{"INFO"}, endSet); err != nil {
 			return nil, nil, err
 		}
-		return ShowStorageInfo{}, nil, nil
+		if !p.isKw("ON") {
+			return ShowStorageInfo{}, nil, nil
+		}
+		p.advance()
+		if _, err := p.expect([]string{"CURRENT"}, nil); err != nil {
+			return nil, nil, err
+		}
+		if _, err := p.expect([]string{"DATABASE"}, endSet); err != nil {
+			return nil, nil, err
+		}
+		return ShowStorageInfo{OnCurrentDatabase: true}, nil, nil
 	}
 	return nil, nil, p.noViable(start)
 }

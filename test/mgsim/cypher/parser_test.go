@@ -52,6 +52,8 @@ var validQueries = []struct {
 	{"show replicas lower", "show replicas", ShowReplicas{}},
 	{"show storage info", "SHOW STORAGE INFO;", ShowStorageInfo{}},
 	{"show storage info lower", "show storage info", ShowStorageInfo{}},
+	{"show storage info on current database", "SHOW STORAGE INFO ON CURRENT DATABASE;", ShowStorageInfo{OnCurrentDatabase: true}},
+	{"show storage info on current database lower", "show storage info on current database", ShowStorageInfo{OnCurrentDatabase: true}},
 
 	// RETURN and its literals; Name is the source text.
 	{"return int", "RETURN 1", ret(item(lit(int64(1)), "1"))},
@@ -275,6 +277,12 @@ var invalidQueries = []struct {
 		"Error on line 2 position 14. The underlying parsing error is missing ROLE at '<EOF>'"},
 	{"show storage", "SHOW STORAGE", true, 1, 12,
 		"Error on line 1 position 13. The underlying parsing error is missing INFO at '<EOF>'"},
+	{"show storage info on database", "SHOW STORAGE INFO ON DATABASE memgraph", true, 1, 21,
+		"Error on line 1 position 22. The underlying parsing error is mismatched input 'DATABASE' expecting CURRENT"},
+	{"show storage info on current", "SHOW STORAGE INFO ON CURRENT", true, 1, 28,
+		"Error on line 1 position 29. The underlying parsing error is missing DATABASE at '<EOF>'"},
+	{"show storage info on current junk", "SHOW STORAGE INFO ON CURRENT DATABASE x", true, 1, 38,
+		"Error on line 1 position 39. The underlying parsing error is extraneous input 'x' expecting {<EOF>, ';'}"},
 	{"show replicas extraneous", "SHOW REPLICAS foo", true, 1, 14,
 		"Error on line 1 position 15. The underlying parsing error is extraneous input 'foo' expecting {<EOF>, ';'}"},
 	{"two statements", "SHOW REPLICAS; SHOW REPLICAS", true, 1, 15,
