@@ -3,13 +3,16 @@
 //	GET /healthz  200 while the process runs (liveness)
 //	GET /readyz   200 when this gateway should get Bolt clients, else 503 and the reason
 //	GET /metrics  Prometheus exposition of the binary's registry
-//	GET /status   JSON Status: identity, route, listeners, connections
+//	GET /status   JSON Status: identity, route, listeners, connections,
+//	              and on the leader the replication controller's view
+//	POST /v1/switchover  {"target": "<instance>"}: planned switchover
+//	              (admin: bearer token; forwarded once to the leader; admin.go)
 //
 // The package holds no gateway state. It asks a StatusProvider, which the
 // binary implements, so later issues add gateway members by growing Status
-// and the provider, and add admin actions (switchover, ...)
-// with HandleAdmin, which puts them behind a bearer token. Readiness has one
-// source, StatusProvider.Ready: /readyz, Status.Ready and the
+// and the provider, and add admin actions with HandleAdmin, which puts
+// them behind a bearer token. Readiness has one source,
+// StatusProvider.Ready: /readyz, Status.Ready and the
 // memgraph_gateway_ready metric all read it, so they never disagree.
 //
 // The server bounds what a client can make it hold: header read timeout,
@@ -18,14 +21,12 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,16 @@ type Options struct {
 	// send "Authorization: Bearer <AdminToken>". Empty: admin actions answer
 	// 403.
 	AdminToken string
+	// AdminTokenFunc, when set, replaces AdminToken: it is called on every
+	// admin request (the binary re-reads the token file, so a rotated
+	// Secret applies at once). "" means admin actions are disabled (403);
+	// an error answers 503.
+	AdminTokenFunc func() (string, error)
+	// Switchover, when set, serves POST /v1/switchover (admin.go).
+	Switchover Switchoverer
+	// ForwardClient forwards admin requests to the leader; nil: a client
+	// bounded by AdminActionTimeout.
+	ForwardClient *http.Client
 }
 
 // Limits of the HTTP server.
@@ -84,6 +95,10 @@ type Server struct {
 	adminToken string
 	mux        *http.ServeMux
 	srv        *http.Server
+
+	adminTokenFunc func() (string, error)
+	switchoverer   Switchoverer
+	forwardClient  *http.Client
 }
 
 // New builds the server and registers memgraph_gateway_build_info and
@@ -104,6 +119,13 @@ func New(opts Options) (*Server, error) {
 		log:        opts.Log,
 		adminToken: opts.AdminToken,
 		mux:        http.NewServeMux(),
+
+		adminTokenFunc: opts.AdminTokenFunc,
+		switchoverer:   opts.Switchover,
+		forwardClient:  opts.ForwardClient,
+	}
+	if s.forwardClient == nil {
+		s.forwardClient = &http.Client{Timeout: AdminActionTimeout}
 	}
 
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -133,6 +155,9 @@ func New(opts Options) (*Server, error) {
 		ErrorLog: zap.NewStdLog(opts.Log.Named("metrics")),
 		Registry: opts.Metrics,
 	}))
+	if s.switchoverer != nil {
+		s.HandleAdmin("POST /v1/switchover", http.HandlerFunc(s.switchover))
+	}
 
 	s.srv = &http.Server{
 		Handler:           s.mux,
@@ -209,15 +234,7 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) requireToken(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.adminToken == "" {
-			writeText(w, http.StatusForbidden, "admin actions are disabled: no admin token is configured")
-			return
-		}
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="memgraph-gateway"`)
-			writeText(w, http.StatusUnauthorized, "missing or wrong bearer token")
-			s.log.Warn("admin action refused: bad token", zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
+		if !s.checkToken(w, r) { // admin.go
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxAdminBodyBytes)

@@ -27,6 +27,38 @@ type Status struct {
 	Election *Election `json:"election,omitempty"`
 	// Discovery lists the Memgraph instances; nil without discovery.
 	Discovery *Discovery `json:"discovery,omitempty"`
+	// Controller is the replication controller's view (instances,
+	// topology, alerts, last failover); only on the leader when it
+	// manages replication, nil elsewhere.
+	Controller *ControllerStatus `json:"controller,omitempty"`
+	// Gossip is this gateway's route lease and the gateway members; nil
+	// without gossip.
+	Gossip *Gossip `json:"gossip,omitempty"`
+}
+
+// Gossip is the route-lease state of one gateway and the members it sees.
+type Gossip struct {
+	// Routing: this gateway holds a lease on its route's epoch and relays.
+	Routing bool `json:"routing"`
+	// LeaseExpiry is when the lease ends unless renewed (zero: none).
+	LeaseExpiry time.Time `json:"leaseExpiry,omitzero"`
+	// Leader is the leader the gateway asks for leases.
+	Leader  string   `json:"leader,omitempty"`
+	Members []Member `json:"members"`
+}
+
+// Member is a gateway as gossip reports it.
+type Member struct {
+	Name  string `json:"name"`
+	State string `json:"state"` // alive, suspect, failed
+	Local bool   `json:"local,omitempty"`
+	Epoch uint64 `json:"epoch"`
+	// Main and MainReachable: the MAIN this member probes and whether it
+	// answered its last probe (the leader's failover quorum).
+	Main          string `json:"main,omitempty"`
+	MainReachable bool   `json:"mainReachable"`
+	// HeartbeatAgeSeconds is how long ago its last heartbeat arrived.
+	HeartbeatAgeSeconds float64 `json:"heartbeatAgeSeconds"`
 }
 
 // Election is the leader election as one gateway sees it.

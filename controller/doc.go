@@ -67,6 +67,26 @@
 // instance. Reports come first in a batch, so a failed step never loses
 // them.
 //
+// # Requests, status and metrics (RunLoop)
+//
+// Switchovers (requests.go) is the mailbox of POST /v1/switchover: Submit
+// queues one request at a time (a second gets ErrSwitchoverBusy) and
+// blocks until Decide ends it with EndSwitchover, or its context ends
+// (the request is withdrawn; a claim already made still completes or is
+// aborted by SwitchoverTimeout). RunLoop puts the pending request into
+// each Snapshot. A tracker (track.go) wraps the loop's executor: it times
+// every claim, barrier, demote, promote, publish and the registrations of
+// the publishing batch, follows each failover from its claim (or from a
+// phase failover found in the store) to its publish, answers the request
+// with the epoch, the MAIN, the time taken and that failover's steps, and
+// after every tick replaces the StatusBoard (status.go: instances with
+// their replica rows as the MAIN reports them, topology, active alerts,
+// the last failover) and sets the metrics (metrics.go). A loop that stops
+// interrupts the failover it was running, fails the request it held with
+// ErrSwitchoverStopped and withdraws its instance series (only the leader
+// reports instances). The mailbox, board and registerer outlive the loops
+// of successive terms.
+//
 // # Guarantees
 //
 // Given a snapshot that is true of the moment it was taken and an Executor
@@ -186,5 +206,8 @@
 // barrier and match the claim, that no needless failover happens and no
 // known-diverged instance is registered, and at the end, once faults
 // healed, that a serving route with one synchronous replica exists. Run it
-// deeper with -sim.seeds, -sim.steps and -sim.first.
+// deeper with -sim.seeds, -sim.steps and -sim.first. The mailbox, the
+// tracker's records, board and metrics have unit tests of their own; a
+// loop test (switchover_loop_test.go) switches over emulated instances
+// under continuous writes and checks that no acknowledged write is lost.
 package controller

@@ -26,7 +26,10 @@ import (
 // The claim writes Target, From and Planned into the record, so a leader
 // that finds phase failover resumes its predecessor's choice.
 //
-// Barrier, without gossip: the barrier of epoch e completes RouteTTL after
+// Barrier: with LoopConfig.Barrier (gossip and route leases), every write
+// of a higher epoch is claimed first and every write published to it, and
+// AwaitBarrier waits for its acks and lease expiries. Without one, the
+// barrier of epoch e completes RouteTTL after
 // the claim of e was written (by this leader; for a record found in phase
 // failover, RouteTTL after this leader first saw it), and never earlier
 // than RouteTTL after this leader started, which waits out its
@@ -45,7 +48,8 @@ type executor struct {
 	route   state.Route // as last read or written
 	version state.Version
 	claimAt map[uint64]time.Time
-	barrier uint64 // highest epoch whose barrier completed
+	barrier uint64  // highest epoch whose barrier completed
+	leases  Barrier // nil: the barrier is a RouteTTL wait
 }
 
 // setRecord is called by the loop after each Load.
@@ -98,6 +102,13 @@ func (x *executor) cas(ctx context.Context, wantEpoch uint64, sameEpoch bool, ne
 	}
 	next.Leader = x.leaderID
 	next.Updated = time.Now()
+	if x.leases != nil && next.Epoch > cur.Epoch {
+		// Stop granting leases on the route being replaced before the
+		// write, so the set of leases the barrier waits for is closed.
+		if err := x.leases.Claim(ctx, next); err != nil {
+			return fmt.Errorf("route lease claim of epoch %d: %w", next.Epoch, err)
+		}
+	}
 	v, err := x.store.CompareAndSwap(ctx, ver, next)
 	switch {
 	case errors.Is(err, state.ErrNotLeader), errors.Is(err, state.ErrConflict):
@@ -108,6 +119,9 @@ func (x *executor) cas(ctx context.Context, wantEpoch uint64, sameEpoch bool, ne
 	x.mu.Lock()
 	x.route, x.version = next.Clone(), v
 	x.mu.Unlock()
+	if x.leases != nil {
+		x.leases.Published(next.Clone())
+	}
 	return nil
 }
 
@@ -149,6 +163,17 @@ func (x *executor) ClaimFailover(ctx context.Context, a ClaimFailover) error {
 }
 
 func (x *executor) AwaitBarrier(ctx context.Context, a AwaitBarrier) error {
+	if x.leases != nil {
+		if err := x.leases.Await(ctx, a.Epoch); err != nil {
+			return fmt.Errorf("barrier of epoch %d: %w", a.Epoch, err)
+		}
+		x.mu.Lock()
+		if a.Epoch > x.barrier {
+			x.barrier = a.Epoch
+		}
+		x.mu.Unlock()
+		return nil
+	}
 	x.mu.Lock()
 	at, ok := x.claimAt[a.Epoch]
 	if !ok {
@@ -289,7 +314,8 @@ func (x *executor) RefuseAmbiguous(_ context.Context, a RefuseAmbiguous) error {
 	return nil
 }
 
-// EndSwitchover only logs: there is no switchover API yet.
+// EndSwitchover logs; RunLoop's tracker (track.go) wraps it to answer
+// the request in LoopConfig.Switchovers.
 func (x *executor) EndSwitchover(_ context.Context, a EndSwitchover) error {
 	x.log.Info("switchover ended", zap.Uint64("epoch", a.Epoch), zap.String("target", a.Target),
 		zap.Bool("ok", a.OK), zap.String("reason", a.Reason))

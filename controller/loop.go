@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/memgraph-gateway/memgraph-gateway/discovery"
@@ -35,6 +37,23 @@ type LoopConfig struct {
 	RouteTTL time.Duration
 	// LeaderID is written as the record's Leader.
 	LeaderID string
+	// Switchovers is the request mailbox (POST /v1/switchover), Status
+	// the board /status reads, Registerer where the controller's metrics
+	// go (metrics.go); nil: none. Pass the same ones to every term's loop.
+	Switchovers *Switchovers
+	Status      *StatusBoard
+	Registerer  prometheus.Registerer
+	// Barrier and Quorum connect the loop to the gateways' route leases
+	// and views (barrier.go); nil: the barrier waits RouteTTL and the
+	// leader alone decides what is down.
+	Barrier Barrier
+	Quorum  Quorum
+	// Suspects names instances to probe at once (a gateway saw them fail);
+	// nil: none.
+	Suspects <-chan string
+	// Tracer gets a span per action and per failover or switchover
+	// (trace.go); nil: no tracing.
+	Tracer trace.Tracer
 }
 
 func (c LoopConfig) withDefaults() LoopConfig {
@@ -65,12 +84,12 @@ type ClientFactory func(cfg memgraph.Config) (*memgraph.Client, error)
 // returning. src must be running (its Run called by the owner); RunLoop
 // only reads Snapshot, never Changes, so it steals no notification.
 //
-// Gossip does not exist yet, so LiveGateways is 1: the quorum that
-// declares an instance down is the leader's own view, and the barrier is
-// waiting RouteTTL after a claim.
+// Without cfg.Quorum LiveGateways is 1: the quorum that declares an
+// instance down is the leader's own view; without cfg.Barrier the barrier
+// is waiting RouteTTL after a claim.
 //
 // Every action is logged once, after it ran, with its epoch, its cause
-// (when it has one) and its outcome.
+// (when it has one), its outcome and, with cfg.Tracer, its trace_id.
 func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discovery.Source, newClient ClientFactory, log *zap.Logger) error {
 	if err := cfg.Controller.Validate(); err != nil {
 		return err
@@ -85,6 +104,13 @@ func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discove
 	if newClient == nil {
 		newClient = memgraph.New
 	}
+	tr, err := newTracker(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tr.stop()
+	tx := newTracingExecutor(cfg.Tracer)
+	defer tx.close()
 	if err := discovery.WaitSynced(ctx, src); err != nil {
 		return nil
 	}
@@ -99,8 +125,9 @@ func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discove
 		return newClient(memgraph.Config{Name: name, Addr: addr, Timeout: cfg.ProbeTimeout, Guard: guard, Logger: mlog})
 	}, log)
 	defer obs.close()
+	go obs.followSuspicions(ctx, cfg.Suspects)
 	x := &executor{leaderCtx: ctx, store: store, obs: obs, log: log, leaderID: cfg.LeaderID,
-		routeTTL: cfg.RouteTTL, started: time.Now(), claimAt: make(map[uint64]time.Time)}
+		routeTTL: cfg.RouteTTL, started: time.Now(), claimAt: make(map[uint64]time.Time), leases: cfg.Barrier}
 
 	obs.sync(ctx, src.Snapshot())
 	obs.waitFresh(ctx, cfg.ProbeTimeout+cfg.ProbeInterval)
@@ -128,14 +155,18 @@ func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discove
 			Instances:    obs.instances(now, disc, route),
 			LiveGateways: 1,
 			BarrierEpoch: x.barrierEpoch(),
+			Switchover:   tr.pending(route),
 			Outcomes:     outs,
 		}
+		applyQuorum(cfg.Quorum, &snap)
 		var batch []Action
 		st, batch = Decide(st, snap)
-		outs = Run(ctx, x, batch)
+		outs = Run(ctx, tx.wrap(tr.wrap(x)), batch)
+		tr.tick(snap, st, outs)
 		changed := false
-		for _, o := range outs {
-			logOutcome(log, o)
+		ids := tx.traceIDs(outs)
+		for i, o := range outs {
+			logOutcome(log, o, ids[i])
 			if o.Err == nil && !isReport(o.Action) {
 				changed = true
 			}
@@ -181,8 +212,12 @@ func causeOf(a Action) string {
 	return ""
 }
 
-func logOutcome(log *zap.Logger, o Outcome) {
+// logOutcome logs o once; traceID ("" for none) is its span's trace id.
+func logOutcome(log *zap.Logger, o Outcome, traceID string) {
 	fields := []zap.Field{zap.Uint64("epoch", o.Action.ActionEpoch()), zap.String("action", o.Action.String())}
+	if traceID != "" {
+		fields = append(fields, zap.String("trace_id", traceID))
+	}
 	if c := causeOf(o.Action); c != "" {
 		fields = append(fields, zap.String("cause", c))
 	}

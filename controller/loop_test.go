@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/memgraph-gateway/memgraph-gateway/controller"
@@ -57,10 +61,6 @@ func TestLoopBootstrapAndFailover(t *testing.T) {
 		name := fmt.Sprintf("mg-%d", i+1)
 		cfg := mgsim.DefaultConfig(t.TempDir())
 		cfg.BoltAddress = net.JoinHostPort(h, strconv.Itoa(freePort(t, h)))
-		// 3.10: mgsim's 3.11+ profile leaves vertex_count out of plain SHOW
-		// STORAGE INFO, so the observer could not tell empty from data
-		// and bootstrap would wait forever (see the report).
-		cfg.Version = "3.10.0"
 		cfg.ReplicaCheckInterval = 100 * time.Millisecond
 		cfg.Timeouts = mgsim.RPCTimeouts{
 			Connect: time.Second, FrequentHeartbeat: 500 * time.Millisecond, SwapMainUUID: time.Second,
@@ -84,6 +84,9 @@ func TestLoopBootstrapAndFailover(t *testing.T) {
 	mem.SetLeader("leader-1")
 	store := mem.Store(state.Fixed("leader-1"))
 
+	spans := tracetest.NewSpanRecorder()
+	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)).Tracer("test")
+
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _ = src.Run(ctx) }()
@@ -93,6 +96,7 @@ func TestLoopBootstrapAndFailover(t *testing.T) {
 			ProbeInterval: 200 * time.Millisecond,
 			RouteTTL:      time.Second,
 			LeaderID:      "leader-1",
+			Tracer:        tracer,
 		}, store, src, nil, zaptest.NewLogger(t))
 	}()
 	t.Cleanup(func() {
@@ -223,4 +227,31 @@ func TestLoopBootstrapAndFailover(t *testing.T) {
 	if role, err := admin(after.Main.Name).Role(rcx); err != nil || role != memgraph.RoleMain {
 		t.Fatalf("new main %s answers role %q, %v", after.Main.Name, role, err)
 	}
+
+	// One failover span, from the old MAIN to the new, ended Ok at the
+	// published epoch, with the promotion among its children.
+	waitFor(t, 5*time.Second, "failover span", func() (bool, string) {
+		var lines []string
+		for _, ep := range spans.Ended() {
+			if ep.Name() != "controller.failover" {
+				continue
+			}
+			attrs := attribute.NewSet(ep.Attributes()...)
+			target, _ := attrs.Value("target")
+			from, _ := attrs.Value("from")
+			published, _ := attrs.Value("published_epoch")
+			lines = append(lines, fmt.Sprintf("%s->%s e%d %v", from.AsString(), target.AsString(), published.AsInt64(), ep.Status().Code))
+			if ep.Status().Code != codes.Ok || target.AsString() != after.Main.Name || from.AsString() != oldMain ||
+				uint64(published.AsInt64()) != after.Epoch {
+				continue
+			}
+			for _, s := range spans.Ended() {
+				if s.Name() == "controller.Promote" && s.Parent().SpanID() == ep.SpanContext().SpanID() {
+					return true, ""
+				}
+			}
+			return false, "no controller.Promote child"
+		}
+		return false, fmt.Sprintf("failover spans %q", lines)
+	})
 }

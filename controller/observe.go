@@ -15,7 +15,8 @@ import (
 
 // observer probes every discovered instance in the background, one
 // goroutine per instance, every probe interval: SHOW REPLICATION ROLE,
-// SHOW REPLICAS on a MAIN, SHOW STORAGE INFO. Building a Snapshot only
+// SHOW REPLICAS on a MAIN, the data counters (Client.HasData: SHOW
+// STORAGE INFO, ON CURRENT DATABASE on 3.11+). Building a Snapshot only
 // reads the latest results, so observing never waits on a dead instance's
 // timeout. It also owns the memgraph clients, which the executor borrows.
 //
@@ -242,8 +243,8 @@ func (o *observer) probe(ctx context.Context, p *prober) {
 				res.lastErr = err
 			}
 		}
-		if info, err := p.client.StorageInfo(ctx); err == nil {
-			res.data = dataState(info)
+		if has, err := p.client.HasData(ctx); err == nil {
+			res.data = dataState(has)
 		} else if res.lastErr == nil {
 			res.lastErr = err
 		}
@@ -365,30 +366,13 @@ func replicaRows(rows []memgraph.ReplicaInfo) []ReplicaRow {
 	return out
 }
 
-// dataState reads vertex_count and edge_count of SHOW STORAGE INFO;
-// unknown when either is missing or not a number.
-func dataState(info map[string]any) DataState {
-	v, okv := asInt(info["vertex_count"])
-	e, oke := asInt(info["edge_count"])
-	switch {
-	case !okv || !oke:
-		return DataUnknown
-	case v == 0 && e == 0:
-		return DataEmpty
+// dataState maps memgraph.Client.HasData (vertex_count and edge_count of
+// the release's form of SHOW STORAGE INFO) to the controller's state.
+func dataState(has bool) DataState {
+	if has {
+		return DataPresent
 	}
-	return DataPresent
-}
-
-func asInt(x any) (int64, bool) {
-	switch n := x.(type) {
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case float64:
-		return int64(n), true
-	}
-	return 0, false
+	return DataEmpty
 }
 
 // controllerError maps a memgraph error to the controller's kinds

@@ -28,7 +28,6 @@ func TestLoopResumesPredecessorsFailover(t *testing.T) {
 		name := fmt.Sprintf("mg-%d", i+1)
 		cfg := mgsim.DefaultConfig(t.TempDir())
 		cfg.BoltAddress = net.JoinHostPort(h, strconv.Itoa(freePort(t, h)))
-		cfg.Version = "3.10.0"
 		cfg.ReplicaCheckInterval = 100 * time.Millisecond
 		in, err := mgsim.Start(cfg)
 		if err != nil {

@@ -20,7 +20,9 @@ import (
 	"github.com/memgraph-gateway/memgraph-gateway/discovery"
 	"github.com/memgraph-gateway/memgraph-gateway/election"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/config"
+	"github.com/memgraph-gateway/memgraph-gateway/internal/tracing"
 	"github.com/memgraph-gateway/memgraph-gateway/proxy"
+	"github.com/memgraph-gateway/memgraph-gateway/routeagent"
 	"github.com/memgraph-gateway/memgraph-gateway/state"
 )
 
@@ -46,7 +48,9 @@ type leaderEnv struct {
 	ID        string
 	Store     state.Store
 	Elector   election.Elector
-	Discovery discovery.Source // nil without discovery
+	Discovery discovery.Source  // nil without discovery
+	Agent     *routeagent.Agent // nil without gossip
+	Suspects  <-chan string     // instances a gateway saw fail
 	Log       *zap.Logger
 }
 
@@ -74,9 +78,21 @@ type controlPlane struct {
 	store     state.Store
 	bootstrap *state.Route // from GATEWAY_MAIN; nil: none
 	work      leaderWork   // after the bootstrap; nil: none yet
+	// admin is the controller's switchover mailbox and status board, with
+	// GATEWAY_MANAGE_REPLICATION (admin.go); leaderAPI gives the leader's
+	// API base URL, for forwarding admin requests (nil or false: unknown).
+	// Set before start.
+	admin     *replicationAdmin
+	leaderAPI func() (baseURL string, ok bool)
 
 	discoveryMode string
 	source        discovery.Source
+
+	// agent runs the route leases over gossip; nil without gossip. Set by
+	// the server before start.
+	agent *routeagent.Agent
+	// suspects: see server.suspects.
+	suspects chan string
 
 	closers []func()
 
@@ -213,7 +229,27 @@ func newControlPlane(cfg config.Config, id string, log *zap.Logger, reg promethe
 		if err := lc.Controller.Validate(); err != nil {
 			return nil, err
 		}
-		cp.work = manageReplication(lc)
+		newClient, err := controllerClients(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cp.admin = &replicationAdmin{}
+		lc.Switchovers, lc.Status, lc.Registerer = &cp.admin.switchovers, &cp.admin.board, reg
+		if cfg.OTLPEndpoint != "" {
+			tp, shutdown, err := tracing.Setup(context.Background(), cfg.TracingConfig())
+			if err != nil {
+				return nil, fmt.Errorf("GATEWAY_OTLP_ENDPOINT: %w", err)
+			}
+			cp.closers = append(cp.closers, func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := shutdown(ctx); err != nil {
+					cp.log.Warn("traces not flushed", zap.Error(err))
+				}
+			})
+			lc.Tracer = tp.Tracer("github.com/memgraph-gateway/memgraph-gateway/controller")
+		}
+		cp.work = manageReplication(lc, newClient)
 	}
 	ok = true
 	return cp, nil
@@ -223,7 +259,10 @@ func newControlPlane(cfg config.Config, id string, log *zap.Logger, reg promethe
 func loopConfig(cfg config.Config, id string) controller.LoopConfig {
 	cc := controller.DefaultConfig()
 	cc.FailoverAfter = cfg.FailoverAfter
-	return controller.LoopConfig{Controller: cc, RouteTTL: cfg.RouteTTL, LeaderID: id}
+	cc.SyncMode, cc.ReplicationPort, cc.SwitchoverTimeout = controller.Mode(cfg.SyncMode), cfg.ReplicationPort, cfg.SwitchoverTimeout
+	cc.AllowWipeDiverged, cc.FailoverToAsync = cfg.AllowWipeDiverged, cfg.FailoverToAsync
+	return controller.LoopConfig{Controller: cc, RouteTTL: cfg.RouteTTL, LeaderID: id,
+		ProbeInterval: cfg.ProbeInterval, ProbeTimeout: cfg.ProbeTimeout}
 }
 
 // manageReplication is the leader's work with GATEWAY_MANAGE_REPLICATION:
@@ -235,12 +274,16 @@ func loopConfig(cfg config.Config, id string) controller.LoopConfig {
 // to end, so that the elector campaigns again. Should the elector still
 // hold leadership after fencedRestart, the controller starts again from a
 // fresh observation (every write is fenced, so a stale term cannot act).
-func manageReplication(lc controller.LoopConfig) leaderWork {
+func manageReplication(lc controller.LoopConfig, newClient controller.ClientFactory) leaderWork {
 	return func(ctx context.Context, env leaderEnv) {
 		log := env.Log.Named("controller")
 		log.Info("managing replication", zap.Duration("failover_after", lc.Controller.FailoverAfter), zap.Duration("route_ttl", lc.RouteTTL))
+		if env.Agent != nil {
+			lc.Barrier, lc.Quorum = env.Agent, env.Agent
+		}
+		lc.Suspects = env.Suspects
 		for ctx.Err() == nil {
-			err := controller.RunLoop(ctx, lc, env.Store, env.Discovery, nil, log)
+			err := controller.RunLoop(ctx, lc, env.Store, env.Discovery, newClient, log)
 			switch {
 			case err == nil:
 				log.Info("replication controller stopped: leadership ended")
@@ -356,6 +399,13 @@ func (cp *controlPlane) start() {
 			cp.log.Error("election stopped", zap.Error(err))
 		}
 	}()
+	if cp.agent != nil {
+		cp.wg.Go(func() {
+			if err := cp.agent.Run(restCtx); err != nil {
+				cp.log.Error("route agent stopped", zap.Error(err))
+			}
+		})
+	}
 	cp.wg.Go(func() { cp.watchLeader(restCtx) })
 	cp.log.Info("campaigning for leadership", zap.String("election", cp.backend), zap.String("store", cp.storeName),
 		zap.String("identity", cp.elector.Identity()))
@@ -363,7 +413,11 @@ func (cp *controlPlane) start() {
 
 // watchLeader logs and counts every change of the observed leader.
 func (cp *controlPlane) watchLeader(ctx context.Context) {
-	t := time.NewTicker(cp.cfg.RetryPeriod)
+	every := cp.cfg.RetryPeriod
+	if cp.agent != nil {
+		every = leaderPoll
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	last := ""
 	for {
@@ -371,6 +425,9 @@ func (cp *controlPlane) watchLeader(ctx context.Context) {
 			cp.leaderChanges.Inc()
 			cp.log.Info("leader changed", zap.String("leader", l), zap.String("old_leader", last), zap.Bool("this_gateway", l == cp.id))
 			last = l
+			if cp.agent != nil {
+				cp.agent.ObserveLeader(l)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -385,11 +442,21 @@ func (cp *controlPlane) watchLeader(ctx context.Context) {
 func (cp *controlPlane) lead(ctx context.Context) {
 	log := cp.log.Named("leader")
 	log.Info("elected leader", zap.String("store", cp.storeName))
+	if cp.agent != nil {
+		r, ok := cp.readStore(ctx, log)
+		if !ok {
+			return
+		}
+		// Leases from this term on; the first promotion waits out the
+		// predecessor's.
+		cp.agent.BecomeLeader(r, cp.elector.LastRenewal(), cp.elector.PreviousRenewalBound())
+		defer cp.agent.Deposed()
+	}
 	if !cp.bootstrapStore(ctx, log) {
 		return
 	}
 	if cp.work != nil {
-		cp.work(ctx, leaderEnv{ID: cp.id, Store: cp.store, Elector: cp.elector, Discovery: cp.source, Log: log})
+		cp.work(ctx, leaderEnv{ID: cp.id, Store: cp.store, Elector: cp.elector, Discovery: cp.source, Agent: cp.agent, Suspects: cp.suspects, Log: log})
 	}
 }
 
@@ -421,8 +488,19 @@ func (cp *controlPlane) bootstrapStore(ctx context.Context, log *zap.Logger) boo
 		next := cp.bootstrap.Clone()
 		next.Leader, next.Updated = cp.id, time.Now().UTC()
 		callCtx, cancel = context.WithTimeout(ctx, storeCallTimeout)
+		if cp.agent != nil {
+			if err := cp.agent.Claim(callCtx, next); err != nil {
+				cancel()
+				log.Warn("bootstrap: route lease claim refused; retrying", zap.Error(err))
+				sleepCtx(ctx, storeRetry)
+				continue
+			}
+		}
 		_, err = cp.store.CompareAndSwap(callCtx, 0, next)
 		cancel()
+		if err == nil && cp.agent != nil {
+			cp.agent.Published(next)
+		}
 		switch {
 		case err == nil:
 			log.Info("bootstrapped the route store from GATEWAY_MAIN", zap.Uint64("epoch", next.Epoch), zap.String("main", next.Main.Name+"="+next.Main.BoltAddr))
@@ -438,6 +516,31 @@ func (cp *controlPlane) bootstrapStore(ctx context.Context, log *zap.Logger) boo
 		}
 	}
 	return false
+}
+
+// readStore reads the store until it answers; false if ctx ended first.
+func (cp *controlPlane) readStore(ctx context.Context, log *zap.Logger) (state.Route, bool) {
+	for ctx.Err() == nil {
+		callCtx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+		r, _, err := cp.store.Load(callCtx)
+		cancel()
+		if err == nil {
+			return r, true
+		}
+		log.Warn("cannot read the route store; retrying", zap.Error(err))
+		sleepCtx(ctx, storeRetry)
+	}
+	return state.Route{}, false
+}
+
+// offer hands a route read from the store to the proxy: through the route
+// agent with gossip (it relays only under a lease), else directly.
+func (cp *controlPlane) offer(g *gateway, r state.Route) {
+	if cp.agent != nil {
+		cp.agent.ObserveRoute(r)
+		return
+	}
+	g.applyRoute(proxyRoute(r), sourceStore, sourceStore)
 }
 
 // loadRoute reads the store until it answers, and installs what it holds.
@@ -457,7 +560,7 @@ func (cp *controlPlane) loadRoute(ctx context.Context, g *gateway) bool {
 		if r.IsZero() {
 			cp.log.Info("the route store is empty; serving Bolt, holding clients until the leader writes a route", zap.String("store", cp.storeName))
 		} else {
-			g.applyRoute(proxyRoute(r), sourceStore, sourceStore)
+			cp.offer(g, r)
 			cp.log.Debug("route loaded", zap.Uint64("version", uint64(v)))
 		}
 		return true
@@ -476,7 +579,7 @@ func (cp *controlPlane) followStore(ctx context.Context, g *gateway) {
 			if cur := g.relay.Route(); c.Route.Epoch <= cur.Epoch {
 				return // not newer: nothing to log
 			}
-			g.applyRoute(proxyRoute(c.Route), sourceStore, sourceStore)
+			cp.offer(g, c.Route)
 		})
 		if err != nil && ctx.Err() == nil {
 			cp.log.Error("route store watch stopped; restarting it", zap.Error(err))

@@ -21,6 +21,9 @@ import (
 // substitute a fake.
 type relay interface {
 	SetRoute(proxy.Route) bool
+	InstallRoute(r proxy.Route, routing bool) bool
+	SetRouting(epoch uint64, on bool) bool
+	Routing() bool
 	Route() proxy.Route
 	Stats() proxy.Stats
 }
@@ -68,6 +71,7 @@ type gateway struct {
 const (
 	sourceStatic = "static"
 	sourceFile   = "file"
+	sourceLease  = "lease" // through the route agent (gossip and store)
 )
 
 func newGateway(id string, log *zap.Logger, r relay, reg prometheus.Registerer) (*gateway, error) {
@@ -90,10 +94,17 @@ func newGateway(id string, log *zap.Logger, r relay, reg prometheus.Registerer) 
 // applyRoute offers r to the proxy and logs the outcome: one info line per
 // accepted change, with epoch, old and new MAIN, and cause.
 func (g *gateway) applyRoute(r proxy.Route, source, cause string) bool {
+	return g.installRoute(r, true, source, cause)
+}
+
+// installRoute is applyRoute with the routing state: routing false installs
+// the epoch (cutting older connections) but holds new connections until
+// setRouting turns relaying on (the route lease).
+func (g *gateway) installRoute(r proxy.Route, routing bool, source, cause string) bool {
 	g.routeMu.Lock()
 	defer g.routeMu.Unlock()
 	old := g.relay.Route()
-	if !g.relay.SetRoute(r) {
+	if !g.relay.InstallRoute(r, routing) {
 		g.routeUpdates.WithLabelValues(source, "ignored").Inc()
 		if sameRoute(old, r) {
 			g.log.Debug("route unchanged", zap.Uint64("epoch", r.Epoch), zap.String("cause", cause))
@@ -104,15 +115,34 @@ func (g *gateway) applyRoute(r proxy.Route, source, cause string) bool {
 		return false
 	}
 	g.routeUpdates.WithLabelValues(source, "applied").Inc()
-	if r.Phase == proxy.PhaseServing {
+	if r.Phase == proxy.PhaseServing && routing {
 		g.served.Store(true)
 	}
-	g.log.Info("route changed",
-		zap.Uint64("epoch", r.Epoch), zap.Uint64("old_epoch", old.Epoch),
+	fields := []zap.Field{zap.Uint64("epoch", r.Epoch), zap.Uint64("old_epoch", old.Epoch),
 		zap.String("phase", string(r.Phase)),
 		zap.String("old_main", backendString(old.Main)), zap.String("new_main", backendString(r.Main)),
-		zap.Int("replicas", len(r.Replicas)), zap.String("cause", cause))
+		zap.Int("replicas", len(r.Replicas)), zap.String("cause", cause)}
+	if !routing {
+		fields = append(fields, zap.String("relaying", "after the leader grants a route lease"))
+	}
+	g.log.Info("route changed", fields...)
 	return true
+}
+
+// setRouting turns relaying under epoch on (a route lease was granted) or
+// off (it expired: every relayed connection is cut).
+func (g *gateway) setRouting(epoch uint64, on bool) {
+	if g.relay == nil || !g.relay.SetRouting(epoch, on) {
+		return
+	}
+	if on {
+		if r := g.relay.Route(); r.Phase == proxy.PhaseServing {
+			g.served.Store(true)
+		}
+		g.log.Debug("route lease held: relaying", zap.Uint64("epoch", epoch))
+	} else {
+		g.log.Warn("route lease lost: connections cut, new ones held", zap.Uint64("epoch", epoch))
+	}
 }
 
 // routeInvalid counts a route a source refused before offering it.
@@ -149,6 +179,8 @@ func (g *gateway) Ready() error {
 	switch {
 	case r.Epoch == 0:
 		return errors.New("no route installed")
+	case r.Phase == proxy.PhaseServing && !g.relay.Routing():
+		return fmt.Errorf("no route lease on epoch %d: not relaying until the leader grants one", r.Epoch)
 	case r.Phase == proxy.PhaseServing:
 		return nil
 	case r.Phase == proxy.PhaseFailover && g.served.Load():
@@ -167,6 +199,9 @@ func (g *gateway) Status() api.Status {
 		Listeners: make([]api.Listener, 0, len(g.bolt)),
 		Election:  g.control.electionStatus(),
 		Discovery: g.control.discoveryStatus(),
+		// The replication controller's view, on the leader (admin.go).
+		Controller: g.control.controllerStatus(),
+		Gossip:     g.control.gossipStatus(),
 	}
 	for _, l := range g.bolt {
 		st.Listeners = append(st.Listeners, api.Listener{Role: string(l.role), Address: l.ln.Addr().String(), Serving: l.serving.Load()})

@@ -24,20 +24,35 @@ import (
 // fakeRelay keeps a route by the proxy's rule (higher epoch wins) and
 // returns fixed stats.
 type fakeRelay struct {
-	mu    sync.Mutex
-	route proxy.Route
-	stats proxy.Stats
+	mu        sync.Mutex
+	route     proxy.Route
+	notRoutng bool // routing off (the zero value routes)
+	stats     proxy.Stats
 }
 
-func (f *fakeRelay) SetRoute(r proxy.Route) bool {
+func (f *fakeRelay) SetRoute(r proxy.Route) bool { return f.InstallRoute(r, true) }
+
+func (f *fakeRelay) InstallRoute(r proxy.Route, routing bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Epoch <= f.route.Epoch {
 		return false
 	}
-	f.route = r
+	f.route, f.notRoutng = r, !routing
 	return true
 }
+
+func (f *fakeRelay) SetRouting(epoch uint64, on bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if epoch != f.route.Epoch || f.notRoutng == !on {
+		return false
+	}
+	f.notRoutng = !on
+	return true
+}
+
+func (f *fakeRelay) Routing() bool      { f.mu.Lock(); defer f.mu.Unlock(); return !f.notRoutng }
 func (f *fakeRelay) Route() proxy.Route { f.mu.Lock(); defer f.mu.Unlock(); return f.route }
 func (f *fakeRelay) Stats() proxy.Stats { return f.stats }
 

@@ -4,6 +4,7 @@
 //
 //	memgraph-gateway [serve] [flags]   run the gateway (the default)
 //	memgraph-gateway status [flags]    print a running gateway's /status
+//	memgraph-gateway switchover --to NAME [flags]  make NAME the MAIN (planned switchover)
 //	memgraph-gateway version           print version, commit and Go version
 //
 // Settings are flags or GATEWAY_* environment variables, one name each
@@ -66,6 +67,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return serve(args, environ, stdout, stderr)
 	case "status":
 		return status(args, environ, stdout, stderr)
+	case "switchover":
+		return switchover(args, environ, stdout, stderr)
 	case "version":
 		if len(args) > 0 {
 			fmt.Fprintf(stderr, "memgraph-gateway version takes no arguments\n")
@@ -78,7 +81,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "memgraph-gateway: unknown command %q; use serve, status or version (memgraph-gateway help lists them)\n", cmd)
+		fmt.Fprintf(stderr, "memgraph-gateway: unknown command %q; use serve, status, switchover or version (memgraph-gateway help lists them)\n", cmd)
 		return exitUsage
 	}
 }
@@ -87,6 +90,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   memgraph-gateway [serve] [flags]   run the gateway (the default command)
   memgraph-gateway status [flags]    print a running gateway's status (status --help)
+  memgraph-gateway switchover --to NAME [flags]
+                                     make NAME the Memgraph MAIN (switchover --help)
   memgraph-gateway version           print version, commit and Go version
 
 memgraph-gateway relays Bolt connections to the current Memgraph MAIN and serves

@@ -104,6 +104,11 @@ type server struct {
 	api     *api.Server
 	httpLn  net.Listener
 
+	// suspects carries the names of instances this gateway saw fail (a
+	// dial error, another gateway's report) to the leader's controller,
+	// which probes them at once; nobody reads it unless this gateway leads.
+	suspects chan string
+
 	cp          *controlPlane      // nil without election and discovery
 	ctlCancel   context.CancelFunc // stops the store loader and follower
 	boltServing bool               // the Bolt listeners were handed to the proxy
@@ -122,6 +127,7 @@ func (s *server) start() (int, error) {
 	}
 	s.log = s.log.With(zap.String("gateway", id))
 
+	s.suspects = make(chan string, 16)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -139,7 +145,9 @@ func (s *server) start() (int, error) {
 		if err != nil {
 			return exitUsage, err
 		}
-		if s.proxy, err = proxy.New(cfg.ProxyConfig(clientTLS, backendTLS), s.log.Named("proxy"), reg); err != nil {
+		pc := cfg.ProxyConfig(clientTLS, backendTLS)
+		pc.OnDialError = func(b proxy.Backend, _ error) { s.suspect(b.Name) }
+		if s.proxy, err = proxy.New(pc, s.log.Named("proxy"), reg); err != nil {
 			return exitUsage, fmt.Errorf("the proxy refused its configuration: %w", err)
 		}
 		rl = s.proxy
@@ -155,6 +163,7 @@ func (s *server) start() (int, error) {
 			return exitUsage, err
 		}
 		g.control = s.cp
+		s.cp.suspects = s.suspects
 	}
 
 	// The first route, before any listener accepts: static here, or from
@@ -202,10 +211,32 @@ func (s *server) start() (int, error) {
 			g.bolt = append(g.bolt, &listener{role: b.role, ln: ln})
 		}
 	}
-	if s.api, err = api.New(api.Options{Provider: g, Build: s.build, Metrics: reg, Log: s.log.Named("api")}); err != nil {
+	if cfg.GossipEnabled() && s.cp != nil && s.cp.store != nil {
+		if s.proxy == nil {
+			s.log.Warn("gossip is configured but the Bolt proxy is disabled (GATEWAY_ENABLED=false): this gateway takes no part in route leases")
+		} else {
+			if s.cp.agent, err = newAgent(cfg, id, apiURL(cfg, s.httpLn.Addr()), g, s.cp.elector, s.suspect, reg, s.log); err != nil {
+				return exitUsage, fmt.Errorf("gossip: %w", err)
+			}
+			agent := s.cp.agent
+			s.cp.leaderAPI = agent.LeaderAPI
+			s.cp.closers = append(s.cp.closers, func() { agent.Close() })
+		}
+	}
+	if s.api, err = api.New(api.Options{Provider: g, Build: s.build, Metrics: reg, Log: s.log.Named("api"),
+		AdminTokenFunc: adminTokenFunc(cfg), Switchover: switchoverAPI{cp: s.cp}}); err != nil { // admin.go
 		return exitFailure, err
 	}
 	return exitOK, nil
+}
+
+// suspect passes an instance name to the leader's controller without
+// blocking (a full queue means probes are already on their way).
+func (s *server) suspect(name string) {
+	select {
+	case s.suspects <- name:
+	default:
+	}
 }
 
 func listen(what, addr string) (net.Listener, error) {

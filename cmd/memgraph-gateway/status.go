@@ -154,4 +154,24 @@ func writeStatusTable(out io.Writer, st api.Status, now time.Time) {
 		}
 		w.Flush()
 	}
+	if gs := st.Gossip; gs != nil {
+		fmt.Fprintln(out)
+		lease := "not held"
+		if gs.Routing {
+			lease = "held until " + gs.LeaseExpiry.Format("15:04:05.000")
+		}
+		fmt.Fprintf(out, "Route lease: %s (leader %s)\n", lease, orNone(gs.Leader))
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "GATEWAY	STATE	EPOCH	MAIN	MAIN ANSWERS	HEARTBEAT AGE")
+		for _, m := range gs.Members {
+			name := m.Name
+			if m.Local {
+				name += " (this)"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%.1fs\n", name, m.State, m.Epoch, orNone(m.Main), yes(m.MainReachable), m.HeartbeatAgeSeconds)
+		}
+		w.Flush()
+	}
+	writeControllerStatus(out, st.Controller, now) // status_controller.go
 }
+

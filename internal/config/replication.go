@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/memgraph-gateway/memgraph-gateway/internal/tracing"
 )
 
 // Settings of the replication controller, the admin API, tracing and
@@ -180,6 +182,8 @@ func (c Config) validateManagement() []error {
 	if c.OTLPEndpoint != "" {
 		if err := checkOTLPEndpoint(c.OTLPEndpoint); err != nil {
 			bad("GATEWAY_OTLP_ENDPOINT=%q: %v; set host:port such as otel-collector:4318, or an http(s) URL", c.OTLPEndpoint, err)
+		} else if err := c.TracingConfig().Validate(); err != nil {
+			bad("GATEWAY_OTLP_ENDPOINT=%q with GATEWAY_OTLP_INSECURE=%v: %v", c.OTLPEndpoint, c.OTLPInsecure, err)
 		}
 	}
 	if math.IsNaN(c.TraceSampleRatio) || c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
@@ -215,6 +219,11 @@ func (c Config) validateManagement() []error {
 		bad("GATEWAY_GOSSIP_JOIN is set but gossip is off; set GATEWAY_GOSSIP_KEY_FILE (a mounted Secret) to turn it on, or unset GATEWAY_GOSSIP_JOIN")
 	}
 	return errs
+}
+
+// TracingConfig is the OpenTelemetry export the settings ask for.
+func (c Config) TracingConfig() tracing.Config {
+	return tracing.Config{Endpoint: c.OTLPEndpoint, Insecure: c.OTLPInsecure, SampleRatio: c.TraceSampleRatio}
 }
 
 // GossipBind returns the gossip bind IP and port.
