@@ -178,10 +178,28 @@ func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discove
 			// Observe again at once, from probes taken after the batch.
 			obs.waitFresh(ctx, cfg.ProbeTimeout+cfg.ProbeInterval)
 		} else {
-			sleepCtx(ctx, cfg.ProbeInterval)
+			sleepCtx(ctx, nextTick(snap, cfg.Controller.withDefaults().FailoverAfter, cfg.ProbeInterval))
 		}
 	}
 	return nil
+}
+
+// nextTick is how long the loop sleeps when nothing changed: a probe
+// interval, or less when an unreachable instance's FailoverAfter runs out
+// sooner, so that a failover is decided when it is due rather than at the
+// next interval.
+func nextTick(snap Snapshot, failoverAfter, interval time.Duration) time.Duration {
+	d := interval
+	for _, in := range snap.Instances {
+		if in.Reachable || in.FirstFailure.IsZero() {
+			continue
+		}
+		due := in.FirstFailure.Add(failoverAfter).Sub(snap.Now) + time.Millisecond
+		if due > 0 && due < d {
+			d = due
+		}
+	}
+	return d
 }
 
 func isReport(a Action) bool {

@@ -178,6 +178,12 @@ func (o *observer) fresh(t time.Time) bool {
 	defer o.mu.Unlock()
 	for name := range o.probers {
 		h := o.health[name]
+		if h != nil && h.probed && !h.reachable {
+			// Its last probe failed already: waiting for another (a hung
+			// instance's probe runs to its timeout) would only delay the
+			// next decision, not change it.
+			continue
+		}
 		if h == nil || !h.probed || h.lastStarted.Before(t) {
 			return false
 		}
@@ -186,8 +192,9 @@ func (o *observer) fresh(t time.Time) bool {
 }
 
 // waitFresh kicks every prober and waits until each finished a probe
-// started after now, or at most bound (a dead instance's probe times out;
-// its older result is a failure already).
+// started after now, or at most bound; instances whose last probe failed
+// are not waited for (a hung instance's probe runs to its timeout, and its
+// older result is a failure already).
 func (o *observer) waitFresh(ctx context.Context, bound time.Duration) {
 	start := time.Now()
 	o.kick()

@@ -29,6 +29,8 @@ const (
 	heartbeatStale = 5 * time.Second
 	// inputQueue bounds the inputs waiting for the loop.
 	inputQueue = 1024
+	// maxParked bounds the lease requests parked ahead of a publication.
+	maxParked = 256
 )
 
 // ErrNotLeading is returned by Claim and Await when this replica does not
@@ -86,6 +88,7 @@ type Agent struct {
 	// Owned by the loop.
 	lastRenewal time.Time
 	waiters     []*waiter
+	parked      []routelease.Message // lease requests ahead of the leader's route (step)
 	viewMain    string
 	viewOK      bool
 
@@ -238,7 +241,20 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // step hands a lease message to the machine it is for.
+//
+// A lease request for an epoch newer than the leader's route is parked
+// until Published tells the leader of that epoch: a gateway may learn a
+// route from the store's watch before the leader's own write returns, and
+// a denial would make it ask again only a retry period later. Delaying a
+// request is safe (the lease still counts from when the gateway sent it).
 func (a *Agent) step(now time.Time, m routelease.Message) routelease.Output {
+	if m.Type == routelease.MsgLeaseRequest && a.ld.Leading() && m.Epoch > a.ld.Route().Epoch && m.Epoch <= a.ld.Claimed()+1 {
+		if len(a.parked) >= maxParked {
+			a.parked = a.parked[1:]
+		}
+		a.parked = append(a.parked, m)
+		return routelease.Output{}
+	}
 	switch m.Type {
 	case routelease.MsgLeaseRequest, routelease.MsgAck, routelease.MsgFailsafeAck:
 		return a.ld.Step(now, m)
@@ -388,7 +404,10 @@ func (a *Agent) BecomeLeader(r state.Route, lastRenewal, prevBound time.Time) {
 
 // Deposed ends the term: no more grants.
 func (a *Agent) Deposed() {
-	a.do(func(now time.Time) { a.exec(now, a.ld.Deposed(now)) })
+	a.do(func(now time.Time) {
+		a.parked = nil
+		a.exec(now, a.ld.Deposed(now))
+	})
 }
 
 // call runs f on the loop and waits for its error, or for ctx.
@@ -421,7 +440,33 @@ func (a *Agent) Claim(ctx context.Context, next state.Route) error {
 // Published implements controller.Barrier.
 func (a *Agent) Published(r state.Route) {
 	r = r.Clone()
-	a.do(func(now time.Time) { a.exec(now, a.ld.Published(now, r)) })
+	a.do(func(now time.Time) {
+		a.exec(now, a.ld.Published(now, r))
+		a.replayParked(now)
+	})
+}
+
+// replayParked steps the parked lease requests the leader's route has
+// caught up with, and keeps the others.
+func (a *Agent) replayParked(now time.Time) {
+	if len(a.parked) == 0 {
+		return
+	}
+	ready := a.parked[:0:0]
+	kept := a.parked[:0]
+	for _, m := range a.parked {
+		if !a.ld.Leading() || m.Epoch <= a.ld.Route().Epoch {
+			ready = append(ready, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	a.parked = kept
+	for _, m := range ready {
+		if a.ld.Leading() {
+			a.exec(now, a.ld.Step(now, m))
+		}
+	}
 }
 
 // Await implements controller.Barrier.
