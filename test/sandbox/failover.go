@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -14,9 +17,15 @@ import (
 )
 
 // failoverVersion is the Memgraph release the instances emulate with
-// -failover: from 3.11 the controller cannot yet tell an empty instance
-// from one with data, and refuses to bootstrap.
-const failoverVersion = "3.10.0"
+// -failover; empty selects mgsim's default (mgsim.DefaultVersion). The
+// controller tells empty from non-empty instances on every release
+// (memgraph.Client.HasData).
+const failoverVersion = ""
+
+// leaderSettle outlasts a new leader's wait before its first promotion
+// with the default timings (renew deadline 3 s + route TTL 6 s, over-
+// estimated).
+const leaderSettle = 10 * time.Second
 
 // failoverDeadline is how long writes may fail after the MAIN is killed.
 const failoverDeadline = 15 * time.Second
@@ -88,6 +97,17 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 	if err != nil {
 		return err
 	}
+	// A new leader promotes nothing until every route lease its
+	// predecessor (or an earlier process of itself) may have granted has
+	// expired: renew deadline + route TTL (+2%, +250 ms) after it won. The
+	// cluster has just started, so wait that out: what follows measures a
+	// failover under a settled leader.
+	logf("waiting %s for the new leader's first-promotion barrier", leaderSettle)
+	select {
+	case <-time.After(leaderSettle):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	oldMain := before.Main.Name
 
 	d, err := neo4j.NewDriverWithContext(uri, neo4j.NoAuth(), func(c *neo4j.Config) {
@@ -105,6 +125,7 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 		killedAt  time.Time
 		deadAt    time.Time
 		lastFail  time.Time
+		lastErr   string
 		firstBack time.Time
 		failures  int
 	)
@@ -133,6 +154,10 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 			} else if wctx.Err() == nil {
 				failures++
 				lastFail = now
+				lastErr = err.Error()
+				if os.Getenv("SANDBOX_TRACE") != "" && !killedAt.IsZero() {
+					fmt.Printf("trace: +%.3fs %v\n", now.Sub(killedAt).Seconds(), err)
+				}
 			}
 			mu.Unlock()
 			if err != nil {
@@ -167,6 +192,19 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 		return ctx.Err()
 	}
 	time.Sleep(500 * time.Millisecond) // a few writes on the new MAIN
+	if os.Getenv("SANDBOX_TRACE") != "" {
+		for _, h := range gws {
+			if resp, err := http.Get("http://" + h + ":9090/metrics"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				for _, line := range strings.Split(string(b), "\n") {
+					if strings.Contains(line, "rejected") && !strings.HasPrefix(line, "#") {
+						fmt.Printf("trace: %s %s\n", h, line)
+					}
+				}
+			}
+		}
+	}
 	stopWriter()
 	<-writerDone
 
@@ -211,6 +249,9 @@ func failoverSmoke(ctx context.Context, s *sandbox, uri string, gws []string, in
 	fmt.Printf("failover: MAIN %s killed; new MAIN %s at epoch %d (was %d)\n", oldMain, after.Main.Name, after.Epoch, before.Epoch)
 	fmt.Printf("failover: writes failed for %.2fs (first write acknowledged %.2fs after the kill; last failure at +%.2fs; %d failed attempts)\n",
 		outage.Seconds(), outage.Seconds(), lastFailAfter.Seconds(), fails)
+	if lastErr != "" {
+		fmt.Printf("failover: last write error: %s\n", lastErr)
+	}
 	fmt.Printf("failover: all %d acknowledged writes are on the new MAIN\n", len(ackedCopy))
 	return nil
 }

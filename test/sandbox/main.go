@@ -158,6 +158,10 @@ func run() error {
 		}
 		args := append([]string{"serve", "--id", name, "--bind-address", host + ":7687", "--http-address", host + ":9090",
 			"--log-format", "console", "--log-level", level}, gwArgs...)
+		if o.failover {
+			// Route leases over gossip: the barrier is the gateways' acks.
+			args = append(args, "--gossip-insecure", "--gossip-bind-address", host+":7946", "--gossip-join", "127.0.0.21:7946")
+		}
 		if err := s.start(ctx, name, filepath.Join(work, "memgraph-gateway"), "", args...); err != nil {
 			return err
 		}
