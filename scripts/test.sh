@@ -42,12 +42,14 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
   done
 done
 
-echo "== sandbox smoke: a write end to end, then MAIN killed with SIGKILL under writes"
+echo "== sandbox smokes: a write end to end (route file), then the MAIN killed with SIGKILL under writes (election, gossip, controller)"
+go run ./test/sandbox -static -smoke
 go run ./test/sandbox -smoke
-go run ./test/sandbox -failover -smoke
 
 if [ "${SKIP_BENCH:-0}" != 1 ] && [ -x bench/run.sh ]; then
   echo "== benchmark (short)"
   BENCH_SHORT=1 bench/run.sh
+  echo "== failover benchmark (short: 2 rounds; go run ./bench/failover -rounds 20 for figures)"
+  go run ./bench/failover -short
 fi
 echo "== all checks passed"

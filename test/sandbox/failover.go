@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -318,6 +319,12 @@ func (s *sandbox) kill(name string) error {
 	if c == nil {
 		return fmt.Errorf("no process named %s", name)
 	}
+	s.mu.Lock()
+	if s.killed == nil {
+		s.killed = map[string]bool{}
+	}
+	s.killed[name] = true
+	s.mu.Unlock()
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		return fmt.Errorf("kill %s: %w", name, err)
 	}
@@ -326,5 +333,58 @@ func (s *sandbox) kill(name string) error {
 		return nil
 	case <-time.After(5 * time.Second):
 		return fmt.Errorf("%s did not exit after SIGKILL", name)
+	}
+}
+
+// killOnEnter kills the current MAIN each time a line is read from the
+// terminal, reports the failover the gateways perform, and restarts the
+// killed instance on its data so that the leader registers it as a
+// replica again.
+func killOnEnter(ctx context.Context, s *sandbox, mgsim string, gws []string, inst []instance) {
+	lines := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			lines <- struct{}{}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-lines:
+		}
+		before, err := waitRoute(ctx, gws[0], 0, 5*time.Second)
+		if err != nil {
+			logf("no serving route to fail over from: %v", err)
+			continue
+		}
+		var victim *instance
+		for i := range inst {
+			if inst[i].name == before.Main.Name {
+				victim = &inst[i]
+			}
+		}
+		if victim == nil {
+			logf("the MAIN %s is not one of the sandbox's instances", before.Main.Name)
+			continue
+		}
+		logf("killing the MAIN %s (epoch %d) with SIGKILL", victim.name, before.Epoch)
+		killed := time.Now()
+		if err := s.kill(victim.name); err != nil {
+			logf("%v", err)
+			continue
+		}
+		after, err := waitRoute(ctx, gws[0], before.Epoch, failoverDeadline)
+		if err != nil {
+			logf("%v", err)
+		} else {
+			logf("failover: new MAIN %s at epoch %d, %.2fs after the kill", after.Main.Name, after.Epoch, time.Since(killed).Seconds())
+		}
+		if err := s.start(ctx, victim.name, mgsim, "mgsim ready", victim.args...); err != nil {
+			logf("restart %s: %v", victim.name, err)
+			continue
+		}
+		logf("%s restarted on its data; the leader registers it as a replica of the new MAIN (Enter: kill the MAIN again)", victim.name)
 	}
 }

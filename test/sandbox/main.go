@@ -3,25 +3,30 @@
 // ASYNC replicas, several gateway replicas in front of them, and HAProxy in
 // front of the gateways as the load balancer, all on loopback addresses.
 //
-//	go run ./test/sandbox            # runs until Ctrl-C
-//	go run ./test/sandbox -smoke     # checks a write end to end, then exits
-//	go run ./test/sandbox -failover  # the gateways manage replication (etcd election)
-//	go run ./test/sandbox -failover -smoke  # also kills the MAIN and checks the failover
+//	go run ./test/sandbox            # runs until Ctrl-C; Enter kills the MAIN
+//	go run ./test/sandbox -smoke     # also kills the MAIN under writes, checks the failover, exits
+//	go run ./test/sandbox -static    # no election: a route file the gateways follow
+//	go run ./test/sandbox -static -smoke  # checks a write end to end, then exits
 //
 // Every instance and gateway has its own address, as pods do: instance i
 // listens on 127.0.0.(10+i):7687 (replication on port 10000 of the same
-// address), gateway j on 127.0.0.(20+j):7687 with its HTTP API on port 9090,
-// and HAProxy on -listen (default 127.0.0.1:7687). By default the sandbox
-// sets replication up itself and the gateways follow a route file it
-// writes; edit it (raise "epoch") to move the MAIN by hand.
+// address), gateway j on 127.0.0.(20+j):7687 with its HTTP API on port 9090
+// and gossip on port 7946, and HAProxy on -listen (default 127.0.0.1:7687).
 //
-// With -failover the sandbox runs an embedded etcd instead, the instances
-// start fresh (emulating Memgraph 3.10.0) with no replication set up, and
-// the gateways elect a leader in etcd and manage replication
-// (--manage-replication, static discovery): the leader's controller
-// bootstraps the cluster and fails over a MAIN that dies. With -smoke it
-// kills the MAIN (SIGKILL) after the first checks and measures how long
-// writes through HAProxy fail.
+// By default the sandbox runs an embedded etcd, the instances start fresh
+// (emulating the newest Memgraph release mgsim knows) with no replication
+// set up, and the gateways elect a leader in etcd, agree on routes and
+// leases over gossip and manage replication (--manage-replication, static
+// discovery): the leader's controller bootstraps the cluster and fails
+// over a MAIN that dies. Press Enter to kill the MAIN with SIGKILL and
+// watch the failover; the killed instance is restarted on its data and
+// comes back as a replica. With -smoke the sandbox kills the MAIN under a
+// steady write load after the first checks and measures how long writes
+// through HAProxy fail.
+//
+// With -static the sandbox sets replication up itself and the gateways
+// follow a route file it writes; edit it (raise "epoch") to move the MAIN
+// by hand.
 //
 // Everything runs in its own processes, is reachable only on loopback, and
 // is stopped when the sandbox exits.
@@ -75,8 +80,12 @@ func run() error {
 	flag.StringVar(&o.dataDir, "data-dir", "", "where instances keep data (default: a new temporary directory)")
 	flag.BoolVar(&o.smoke, "smoke", false, "write through the load balancer, check every instance has it, then exit")
 	flag.BoolVar(&o.noHAProxy, "no-haproxy", false, "do not start HAProxy; connect to a gateway directly")
-	flag.BoolVar(&o.failover, "failover", false, "gateways manage replication (embedded etcd, --manage-replication); with -smoke, kill the MAIN and check the failover")
+	static := flag.Bool("static", false, "no election and no controller: the sandbox sets replication up and the gateways follow a route file")
+	flag.BoolVar(&o.failover, "failover", true, "gateways manage replication (embedded etcd, gossip, --manage-replication); the default unless -static")
 	flag.Parse()
+	if *static {
+		o.failover = false
+	}
 	if o.instances < 1 || o.instances > 9 || o.gateways < 1 || o.gateways > 9 {
 		return errors.New("-instances and -gateways must be between 1 and 9")
 	}
@@ -111,11 +120,10 @@ func run() error {
 		in := instance{name: fmt.Sprintf("mg%d", i), host: fmt.Sprintf("127.0.0.%d", 10+i)}
 		args := []string{"--bolt-address", in.bolt(), "--data-dir", filepath.Join(o.dataDir, in.name),
 			"--log-format", "console", "--log-level", "warn"}
-		if o.failover {
-			// The controller's observer tells empty from non-empty
-			// instances only up to 3.10.
+		if o.failover && failoverVersion != "" {
 			args = append(args, "--version", failoverVersion)
 		}
+		in.args = args
 		if err := s.start(ctx, in.name, filepath.Join(work, "mgsim"), "mgsim ready", args...); err != nil {
 			return err
 		}
@@ -226,7 +234,12 @@ func run() error {
 		fmt.Println("smoke check passed")
 		return nil
 	}
-	fmt.Println("Ctrl-C stops everything.")
+	if o.failover {
+		fmt.Println("Enter kills the MAIN (SIGKILL) to show a failover; Ctrl-C stops everything.")
+		go killOnEnter(ctx, s, filepath.Join(work, "mgsim"), gws, inst)
+	} else {
+		fmt.Println("Ctrl-C stops everything.")
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-s.died:
@@ -235,7 +248,10 @@ func run() error {
 	return nil
 }
 
-type instance struct{ name, host string }
+type instance struct {
+	name, host string
+	args       []string // mgsim's arguments, to restart it
+}
 
 func (i instance) bolt() string { return i.host + ":7687" }
 func (i instance) repl() string { return i.host + ":10000" }
@@ -383,6 +399,9 @@ type sandbox struct {
 	mu   sync.Mutex
 	cmds []child
 	died chan error
+	// killed names children the sandbox killed on purpose: their exit is
+	// not reported on died.
+	killed map[string]bool
 }
 
 type child struct {
@@ -424,7 +443,13 @@ func (s *sandbox) start(ctx context.Context, name, bin, ready string, args ...st
 			}
 		}
 		err := cmd.Wait()
-		s.died <- fmt.Errorf("%s exited: %v", name, err)
+		s.mu.Lock()
+		expected := s.killed[name]
+		delete(s.killed, name)
+		s.mu.Unlock()
+		if !expected {
+			s.died <- fmt.Errorf("%s exited: %v", name, err)
+		}
 	}()
 	if ready == "" {
 		return nil
