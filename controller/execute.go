@@ -50,6 +50,7 @@ type executor struct {
 	claimAt map[uint64]time.Time
 	barrier uint64  // highest epoch whose barrier completed
 	leases  Barrier // nil: the barrier is a RouteTTL wait
+	wipe    func(ctx context.Context, instance, boltAddr string) error
 }
 
 // setRecord is called by the loop after each Load.
@@ -298,9 +299,34 @@ func (x *executor) ReportDiverged(_ context.Context, a ReportDiverged) error {
 	return nil
 }
 
-// WipeAndResync is not implemented in this version: no wipe hook exists.
-func (x *executor) WipeAndResync(_ context.Context, a WipeAndResync) error {
-	return fmt.Errorf("controller: wipe of %s: not implemented", a.Instance)
+// WipeAndResync drops the instance's registration on the route's MAIN,
+// then runs the wipe hook, which destroys its data; the instance comes
+// back as an empty MAIN, which Decide demotes and registers like a new
+// one.
+func (x *executor) WipeAndResync(ctx context.Context, a WipeAndResync) error {
+	if x.wipe == nil {
+		return fmt.Errorf("controller: wipe of %s: no wipe hook configured (--wipe-diverged-command)", a.Instance)
+	}
+	x.mu.Lock()
+	main := x.route.Main.Name
+	x.mu.Unlock()
+	if main != "" && main != a.Instance {
+		c, err := x.guard(ctx, a.Epoch, main)
+		if err != nil {
+			return err
+		}
+		if _, err := c.DropIfPresent(ctx, a.Instance); err != nil {
+			return controllerError(err)
+		}
+	}
+	if x.leaderCtx.Err() != nil {
+		return fmt.Errorf("%w: leadership lost", ErrFenced)
+	}
+	x.log.Warn("wiping a diverged instance", zap.Uint64("epoch", a.Epoch), zap.String("instance", a.Instance))
+	if err := x.wipe(ctx, a.Instance, x.obs.boltAddr(a.Instance)); err != nil {
+		return fmt.Errorf("controller: wipe of %s: %w", a.Instance, err)
+	}
+	return nil
 }
 
 func (x *executor) Alert(_ context.Context, a Alert) error {

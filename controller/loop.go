@@ -51,9 +51,17 @@ type LoopConfig struct {
 	// Suspects names instances to probe at once (a gateway saw them fail);
 	// nil: none.
 	Suspects <-chan string
+	// Wipe destroys a diverged instance's data so that it restarts empty
+	// (Config.AllowWipeDiverged): the binary runs the operator's
+	// --wipe-diverged-command. nil: wiping fails (and is not asked for
+	// unless AllowWipeDiverged is set).
+	Wipe func(ctx context.Context, instance, boltAddr string) error
 	// Tracer gets a span per action and per failover or switchover
 	// (trace.go); nil: no tracing.
 	Tracer trace.Tracer
+	// Events gets the diverged instances, failovers, switchovers and
+	// alerts as events (events.go); nil: none.
+	Events EventSink
 }
 
 func (c LoopConfig) withDefaults() LoopConfig {
@@ -127,7 +135,8 @@ func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discove
 	defer obs.close()
 	go obs.followSuspicions(ctx, cfg.Suspects)
 	x := &executor{leaderCtx: ctx, store: store, obs: obs, log: log, leaderID: cfg.LeaderID,
-		routeTTL: cfg.RouteTTL, started: time.Now(), claimAt: make(map[uint64]time.Time), leases: cfg.Barrier}
+		routeTTL: cfg.RouteTTL, started: time.Now(), claimAt: make(map[uint64]time.Time), leases: cfg.Barrier, wipe: cfg.Wipe}
+	ex := withEvents(x, cfg.Events, x.controllerRoute)
 
 	obs.sync(ctx, src.Snapshot())
 	obs.waitFresh(ctx, cfg.ProbeTimeout+cfg.ProbeInterval)
@@ -161,7 +170,7 @@ func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discove
 		applyQuorum(cfg.Quorum, &snap)
 		var batch []Action
 		st, batch = Decide(st, snap)
-		outs = Run(ctx, tx.wrap(tr.wrap(x)), batch)
+		outs = Run(ctx, tx.wrap(tr.wrap(ex)), batch)
 		tr.tick(snap, st, outs)
 		changed := false
 		ids := tx.traceIDs(outs)

@@ -249,6 +249,9 @@ func newControlPlane(cfg config.Config, id string, log *zap.Logger, reg promethe
 			})
 			lc.Tracer = tp.Tracer("github.com/memgraph-gateway/memgraph-gateway/controller")
 		}
+		if cfg.WipeDivergedCommand != "" {
+			lc.Wipe = wipeHook(cfg.WipeDivergedCommand, log.Named("wipe"))
+		}
 		cp.work = manageReplication(lc, newClient)
 	}
 	ok = true

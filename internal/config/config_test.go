@@ -38,6 +38,7 @@ type files struct {
 	twoValues            string
 	token, gossipKey     string // a one-line secret, a file of two gossip keys
 	empty, badKey        string // an empty file, a gossip key of a bad length
+	script               string // an executable
 }
 
 func writeFiles(t *testing.T) files {
@@ -64,6 +65,10 @@ func writeFiles(t *testing.T) files {
 	f.gossipKey = write("gossip.key", "# rotation: new key second\n"+base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))+"\n0123456789abcdef\n")
 	f.empty = write("empty", " \n")
 	f.badKey = write("bad.key", "short\n")
+	f.script = write("wipe.sh", "#!/bin/sh\nexit 0\n")
+	if err := os.Chmod(f.script, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -120,7 +125,7 @@ func TestLoadGood(t *testing.T) {
 				"GATEWAY_LEASE_DURATION=6s", "GATEWAY_RENEW_DEADLINE=4s", "GATEWAY_RETRY_PERIOD=1s",
 				"GATEWAY_MANAGE_REPLICATION=true", "GATEWAY_FAILOVER_AFTER=2s", "GATEWAY_ROUTE_TTL=8s",
 				"GATEWAY_SYNC_MODE=SYNC", "GATEWAY_REPLICATION_PORT=10001", "GATEWAY_SWITCHOVER_TIMEOUT=20s",
-				"GATEWAY_ALLOW_WIPE_DIVERGED=true", "GATEWAY_FAILOVER_TO_ASYNC=true", "GATEWAY_PROBE_INTERVAL=250ms",
+				"GATEWAY_ALLOW_WIPE_DIVERGED=true", "GATEWAY_WIPE_DIVERGED_COMMAND=" + f.script, "GATEWAY_FAILOVER_TO_ASYNC=true", "GATEWAY_PROBE_INTERVAL=250ms",
 				"GATEWAY_PROBE_TIMEOUT=800ms", "GATEWAY_MEMGRAPH_USERNAME=admin", "GATEWAY_MEMGRAPH_PASSWORD_FILE=" + f.token,
 				"GATEWAY_ADMIN_TOKEN_FILE=" + f.token, "GATEWAY_OTLP_ENDPOINT=otel:4318", "GATEWAY_OTLP_INSECURE=true",
 				"GATEWAY_TRACE_SAMPLE_RATIO=0.25", "GATEWAY_GOSSIP_BIND_ADDRESS=127.0.0.1:7950",
@@ -144,7 +149,7 @@ func TestLoadGood(t *testing.T) {
 				ManageReplication: true, FailoverAfter: 2 * time.Second, RouteTTL: 8 * time.Second,
 				Management: Management{
 					SyncMode: "SYNC", ReplicationPort: 10001, SwitchoverTimeout: 20 * time.Second,
-					AllowWipeDiverged: true, FailoverToAsync: true, ProbeInterval: 250 * time.Millisecond,
+					AllowWipeDiverged: true, WipeDivergedCommand: f.script, FailoverToAsync: true, ProbeInterval: 250 * time.Millisecond,
 					ProbeTimeout: 800 * time.Millisecond, MemgraphUsername: "admin", MemgraphPasswordFile: f.token,
 					AdminTokenFile: f.token, OTLPEndpoint: "otel:4318", OTLPInsecure: true, TraceSampleRatio: 0.25,
 					GossipBindAddress: "127.0.0.1:7950", GossipAdvertiseAddress: "10.0.0.9",
@@ -535,6 +540,9 @@ func TestManagementRefusals(t *testing.T) {
 		{"gossip advertise", []string{"GATEWAY_GOSSIP_INSECURE=true", "GATEWAY_GOSSIP_ADVERTISE_ADDRESS=host"}, "GATEWAY_GOSSIP_ADVERTISE_ADDRESS"},
 		{"gossip join port", []string{"GATEWAY_GOSSIP_INSECURE=true", "GATEWAY_GOSSIP_JOIN=gw:0"}, "GATEWAY_GOSSIP_JOIN entry \"gw:0\""},
 		{"join without gossip", []string{"GATEWAY_GOSSIP_JOIN=gw"}, "gossip is off"},
+		{"wipe without command", []string{"GATEWAY_ALLOW_WIPE_DIVERGED=true"}, "needs GATEWAY_WIPE_DIVERGED_COMMAND"},
+		{"command without wipe", []string{"GATEWAY_WIPE_DIVERGED_COMMAND=" + f.script}, "the command would never run"},
+		{"command not executable", []string{"GATEWAY_ALLOW_WIPE_DIVERGED=true", "GATEWAY_WIPE_DIVERGED_COMMAND=" + f.token}, "not an executable file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,6 +42,12 @@ type Management struct {
 	// AllowWipeDiverged lets the controller wipe a diverged instance and
 	// re-sync it (GATEWAY_ALLOW_WIPE_DIVERGED, default false).
 	AllowWipeDiverged bool
+	// WipeDivergedCommand is the executable that destroys a diverged
+	// instance's data (GATEWAY_WIPE_DIVERGED_COMMAND), run with the
+	// instance's name as its argument and MEMGRAPH_INSTANCE,
+	// MEMGRAPH_BOLT_ADDR in its environment; exit 0 means wiped. Required
+	// by AllowWipeDiverged.
+	WipeDivergedCommand string
 	// FailoverToAsync lets a failover promote an ASYNC replica when no
 	// synchronous one is eligible, which can lose acknowledged writes
 	// (GATEWAY_FAILOVER_TO_ASYNC, default false).
@@ -116,6 +122,7 @@ func managementOptions(c *Config) []option {
 		{"Replication", "replication-port", "", "port an instance listens on for replication once it is a REPLICA", "set a port such as 10000", &c.ReplicationPort},
 		{"Replication", "switchover-timeout", "", "how long a planned switchover waits for its target to catch up before it gives up", "set a duration such as 10s", &c.SwitchoverTimeout},
 		{"Replication", "allow-wipe-diverged", "", "wipe a diverged instance (data the MAIN lacks) and re-sync it; off: report it and leave its data alone", "set true or false", &c.AllowWipeDiverged},
+		{"Replication", "wipe-diverged-command", "path", "with --allow-wipe-diverged: executable that destroys a diverged instance's data (such as deleting its PVC and pod), run with the instance name; exit 0 means wiped", "set the path of an executable", &c.WipeDivergedCommand},
 		{"Replication", "failover-to-async", "", "fail over to an ASYNC replica when no synchronous one is eligible (can lose acknowledged writes)", "set true or false", &c.FailoverToAsync},
 		{"Replication", "probe-interval", "", "how often the leader probes each Memgraph instance", "set a duration such as 500ms", &c.ProbeInterval},
 		{"Replication", "probe-timeout", "", "how long one probe may take", "set a duration such as 1s", &c.ProbeTimeout},
@@ -164,6 +171,18 @@ func (c Config) validateManagement() []error {
 	if c.ManageReplication && c.ProbeInterval > 0 && c.FailoverAfter > 0 && c.FailoverAfter < c.ProbeInterval {
 		bad("GATEWAY_FAILOVER_AFTER=%s is shorter than GATEWAY_PROBE_INTERVAL=%s: one lost probe would fail the MAIN over; set failover-after to at least two probe intervals, such as 1500ms with 500ms",
 			FormatDuration(c.FailoverAfter), FormatDuration(c.ProbeInterval))
+	}
+	switch {
+	case c.AllowWipeDiverged && c.WipeDivergedCommand == "":
+		bad("GATEWAY_ALLOW_WIPE_DIVERGED=true needs GATEWAY_WIPE_DIVERGED_COMMAND, the executable that destroys an instance's data (Memgraph has no query for it); set it, or unset GATEWAY_ALLOW_WIPE_DIVERGED")
+	case !c.AllowWipeDiverged && c.WipeDivergedCommand != "":
+		bad("GATEWAY_WIPE_DIVERGED_COMMAND is set but GATEWAY_ALLOW_WIPE_DIVERGED is false: the command would never run; set GATEWAY_ALLOW_WIPE_DIVERGED=true to let the controller wipe diverged instances, or unset the command")
+	case c.WipeDivergedCommand != "":
+		if fi, err := os.Stat(c.WipeDivergedCommand); err != nil {
+			bad("GATEWAY_WIPE_DIVERGED_COMMAND=%s: %v; give the full path of an executable", c.WipeDivergedCommand, err)
+		} else if fi.IsDir() || fi.Mode()&0o111 == 0 {
+			bad("GATEWAY_WIPE_DIVERGED_COMMAND=%s: not an executable file; chmod +x it or give another path", c.WipeDivergedCommand)
+		}
 	}
 	if c.MemgraphPasswordFile != "" {
 		if err := checkReadable("GATEWAY_MEMGRAPH_PASSWORD_FILE", c.MemgraphPasswordFile); err != nil {
