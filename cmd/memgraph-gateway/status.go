@@ -174,4 +174,3 @@ func writeStatusTable(out io.Writer, st api.Status, now time.Time) {
 	}
 	writeControllerStatus(out, st.Controller, now) // status_controller.go
 }
-
