@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"go.opentelemetry.io/otel/trace"
 	"net"
 	"time"
 )
@@ -79,6 +80,11 @@ type Config struct {
 	// must not block) each time a backend dial fails: the binary turns it
 	// into an immediate probe of that instance by the leader.
 	OnDialError func(b Backend, err error)
+	// Tracer, when set, gets one span per connection setup ("proxy.connect":
+	// handshake, hold, dial, with a "proxy.dial" child), ended when
+	// relaying starts or the connection is refused; a refusal's log line
+	// carries its trace id. nil: no spans, no cost.
+	Tracer trace.Tracer
 }
 
 // ErrClosed is returned by Serve after Close or Drain.

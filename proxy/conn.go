@@ -1,12 +1,17 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // conn is one client connection, from admission to its end. Its goroutine
@@ -34,12 +39,20 @@ type conn struct {
 	shard   uint32
 	epoch   uint64 // route epoch it relays under; 0 before relaying
 	backend *side
+
+	// span is the connection-setup span (Config.Tracer); nil without one.
+	span trace.Span
 }
 
 // serve runs the connection's stages; it owns c and closes it.
 func (c *conn) serve() {
 	defer c.p.wg.Done()
 	defer c.finish()
+	if c.p.cfg.Tracer != nil {
+		_, c.span = c.p.cfg.Tracer.Start(context.Background(), "proxy.connect",
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(c.accepted),
+			trace.WithAttributes(attribute.String("listener", string(c.role)), attribute.String("client", c.remote.String())))
+	}
 	if r, err := c.handshake(); err != nil {
 		c.reject(r, err)
 		return
@@ -49,7 +62,25 @@ func (c *conn) serve() {
 		c.reject(r, err)
 		return
 	}
+	if c.span != nil {
+		c.span.End()
+	}
 	c.relay(b)
+}
+
+// event adds an event to the setup span, if any.
+func (c *conn) event(name string, attrs ...attribute.KeyValue) {
+	if c.span != nil {
+		c.span.AddEvent(name, trace.WithAttributes(attrs...))
+	}
+}
+
+// traceID is the setup span's trace id for log lines ("" without one).
+func (c *conn) traceID() string {
+	if c.span == nil || !c.span.SpanContext().IsSampled() {
+		return ""
+	}
+	return c.span.SpanContext().TraceID().String()
 }
 
 // reject counts, logs and closes a connection that will not be relayed.
@@ -58,7 +89,12 @@ func (c *conn) reject(r reason, err error) {
 		r = reasonDraining
 	}
 	c.p.m.reject(r)
-	c.p.logReject(r, c.remote.String(), err)
+	c.p.logReject(r, c.remote.String(), c.traceID(), err)
+	if c.span != nil {
+		c.span.RecordError(err)
+		c.span.SetStatus(codes.Error, r.String())
+		c.span.End()
+	}
 	switch r {
 	case reasonPerIP, reasonRate:
 		c.client.abort() // floods: no TIME_WAIT, no goodbye

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // maxStaleRetries bounds how often a connection re-routes because the route
@@ -45,6 +49,7 @@ func (c *conn) connect() (*side, reason, error) {
 					return nil, reasonHoldFull, fmt.Errorf("proxy: %d connections already held (MaxHeld)", p.cfg.MaxHeld)
 				}
 				holding = true
+				c.event("held", attribute.Int64("epoch", int64(t.route.Epoch)), attribute.String("phase", string(t.route.Phase)))
 			}
 			select {
 			case <-t.changed:
@@ -59,11 +64,12 @@ func (c *conn) connect() (*side, reason, error) {
 		if holding {
 			p.releaseHold()
 			holding = false
+			c.event("released", attribute.Int64("epoch", int64(t.route.Epoch)))
 			if clientGone(c.client) {
 				return nil, reasonClientLeft, errors.New("proxy: client left while held")
 			}
 		}
-		bs, err := p.dial(b)
+		bs, err := c.tracedDial(b)
 		if err != nil {
 			if p.cfg.OnDialError != nil {
 				p.cfg.OnDialError(b, err)
@@ -80,12 +86,33 @@ func (c *conn) connect() (*side, reason, error) {
 			}
 			return nil, reasonNoRoute, err
 		}
+		if c.span != nil {
+			c.span.SetAttributes(attribute.Int64("epoch", int64(t.route.Epoch)), attribute.String("backend", b.Name))
+		}
 		if err := c.sendPreamble(bs); err != nil {
 			bs.abort()
 			return nil, reasonDialError, fmt.Errorf("proxy: send preamble to %s (%s): %w", b.Name, b.Addr, err)
 		}
 		return bs, 0, nil
 	}
+}
+
+// tracedDial dials b, in a "proxy.dial" child span of the setup span when
+// there is one.
+func (c *conn) tracedDial(b Backend) (*side, error) {
+	if c.span == nil {
+		return c.p.dial(b)
+	}
+	_, span := c.p.cfg.Tracer.Start(trace.ContextWithSpan(context.Background(), c.span), "proxy.dial",
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("backend", b.Name), attribute.String("backend.addr", b.Addr)))
+	defer span.End()
+	bs, err := c.p.dial(b)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "dial failed")
+	}
+	return bs, err
 }
 
 // sendPreamble forwards the client's preamble, and any bytes it sent after

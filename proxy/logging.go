@@ -31,9 +31,13 @@ func (l *rateLog) allow(now time.Time) (bool, uint64) {
 
 // logReject logs a rejected connection: every one at debug level, and a
 // warning per reason at most every logEvery.
-func (p *Proxy) logReject(r reason, remote string, err error) {
+func (p *Proxy) logReject(r reason, remote, traceID string, err error) {
 	if ce := p.log.Check(zap.DebugLevel, "connection rejected"); ce != nil {
-		ce.Write(zap.Stringer("reason", r), zap.String("remote", remote), zap.Error(err))
+		fields := []zap.Field{zap.Stringer("reason", r), zap.String("remote", remote), zap.Error(err)}
+		if traceID != "" {
+			fields = append(fields, zap.String("trace_id", traceID))
+		}
+		ce.Write(fields...)
 	}
 	ok, suppressed := p.rejectLogs[r].allow(time.Now())
 	if !ok {
@@ -44,8 +48,12 @@ func (p *Proxy) logReject(r reason, remote string, err error) {
 		lvl = zap.InfoLevel
 	}
 	if ce := p.log.Check(lvl, "connection rejected"); ce != nil {
-		ce.Write(zap.Stringer("reason", r), zap.String("remote", remote), zap.Error(err),
-			zap.Uint64("similar_suppressed", suppressed), zap.Duration("log_interval", logEvery))
+		fields := []zap.Field{zap.Stringer("reason", r), zap.String("remote", remote), zap.Error(err),
+			zap.Uint64("similar_suppressed", suppressed), zap.Duration("log_interval", logEvery)}
+		if traceID != "" {
+			fields = append(fields, zap.String("trace_id", traceID))
+		}
+		ce.Write(fields...)
 	}
 }
 

@@ -161,7 +161,7 @@ func (p *Proxy) accept(nc net.Conn, role Role, rc roleCounters) {
 // or buffer is spent on it; the reset leaves no TIME_WAIT behind.
 func (p *Proxy) rejectEarly(nc net.Conn, r reason, remote fmt.Stringer, err error) {
 	p.m.reject(r)
-	p.logReject(r, remote.String(), err)
+	p.logReject(r, remote.String(), "", err)
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}

@@ -75,6 +75,10 @@ type Config struct {
 	// Zero means 1: every trace (controller actions are rare). To record
 	// nothing, leave Endpoint empty.
 	SampleRatio float64
+	// AlwaysSample lists span-name prefixes whose new traces are recorded
+	// whatever SampleRatio says (the binary keeps every failover and
+	// switchover, "controller.", and samples connection setups).
+	AlwaysSample []string
 }
 
 // Validate checks c and returns an error naming the first bad field and
@@ -193,7 +197,7 @@ func Setup(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(prefixSampler{always: cfg.AlwaysSample, rest: sdktrace.TraceIDRatioBased(ratio)})),
 	)
 	shutdown := func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil {
@@ -202,4 +206,24 @@ func Setup(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.
 		return nil
 	}
 	return tp, shutdown, nil
+}
+
+// prefixSampler records every root span whose name starts with one of
+// always, and leaves the others to rest.
+type prefixSampler struct {
+	always []string
+	rest   sdktrace.Sampler
+}
+
+func (p prefixSampler) ShouldSample(params sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	for _, pre := range p.always {
+		if strings.HasPrefix(params.Name, pre) {
+			return sdktrace.AlwaysSample().ShouldSample(params)
+		}
+	}
+	return p.rest.ShouldSample(params)
+}
+
+func (p prefixSampler) Description() string {
+	return fmt.Sprintf("PrefixSampler{always:%v,rest:%s}", p.always, p.rest.Description())
 }

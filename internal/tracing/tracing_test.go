@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"io"
 	"math"
 	"net/http"
@@ -149,5 +150,23 @@ func TestSetupExports(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPrefixSampler(t *testing.T) {
+	s := prefixSampler{always: []string{"controller."}, rest: sdktrace.NeverSample()}
+	tests := []struct {
+		name string
+		want sdktrace.SamplingDecision
+	}{
+		{"controller.failover", sdktrace.RecordAndSample},
+		{"controller.Promote", sdktrace.RecordAndSample},
+		{"proxy.connect", sdktrace.Drop},
+		{"controllerish", sdktrace.Drop},
+	}
+	for _, tc := range tests {
+		if got := s.ShouldSample(sdktrace.SamplingParameters{Name: tc.name}).Decision; got != tc.want {
+			t.Errorf("%s: decision %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
