@@ -4,19 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/memgraph-gateway/memgraph-gateway/controller"
-	"github.com/memgraph-gateway/memgraph-gateway/discovery"
 	"github.com/memgraph-gateway/memgraph-gateway/memgraph"
 	"github.com/memgraph-gateway/memgraph-gateway/state"
 	"github.com/memgraph-gateway/memgraph-gateway/test/mgsim"
@@ -54,67 +50,25 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, stri
 // higher epoch, to the former synchronous replica, which holds every write
 // the MAIN acknowledged.
 func TestLoopBootstrapAndFailover(t *testing.T) {
-	hosts := []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
-	sims := make(map[string]*mgsim.Instance)
-	var insts []discovery.Instance
-	for i, h := range hosts {
-		name := fmt.Sprintf("mg-%d", i+1)
-		cfg := mgsim.DefaultConfig(t.TempDir())
-		cfg.BoltAddress = net.JoinHostPort(h, strconv.Itoa(freePort(t, h)))
-		cfg.ReplicaCheckInterval = 100 * time.Millisecond
+	c := startSimCluster(t, []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}, func(cfg *mgsim.Config) {
 		cfg.Timeouts = mgsim.RPCTimeouts{
 			Connect: time.Second, FrequentHeartbeat: 500 * time.Millisecond, SwapMainUUID: time.Second,
 			Heartbeat: time.Second, PrepareCommit: 2 * time.Second, FinalizeCommit: time.Second,
 			Recovery: 2 * time.Second, AsyncLock: 50 * time.Millisecond,
 		}
-		in, err := mgsim.Start(cfg)
-		if err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		t.Cleanup(func() { in.Close() })
-		sims[name] = in
-		insts = append(insts, discovery.Instance{Name: name, BoltAddr: cfg.BoltAddress,
-			ReplicationAddr: net.JoinHostPort(h, "10000"), Ready: true})
-	}
-	src, err := discovery.NewStatic(insts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem := state.NewMemory()
-	mem.SetLeader("leader-1")
-	store := mem.Store(state.Fixed("leader-1"))
-
+	})
+	_, store := memStore("leader-1")
 	spans := tracetest.NewSpanRecorder()
 	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)).Tracer("test")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _ = src.Run(ctx) }()
-	go func() {
-		done <- controller.RunLoop(ctx, controller.LoopConfig{
-			Controller:    controller.Config{FailoverAfter: 1500 * time.Millisecond},
-			ProbeInterval: 200 * time.Millisecond,
-			RouteTTL:      time.Second,
-			LeaderID:      "leader-1",
-			Tracer:        tracer,
-		}, store, src, nil, zaptest.NewLogger(t))
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("RunLoop: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("RunLoop did not return after cancel")
-		}
-	})
-
-	addrOf := func(name string) string {
-		in, _ := discovery.Find(insts, name)
-		return in.BoltAddr
-	}
+	ctx := t.Context()
+	runLoop(t, c, controller.LoopConfig{
+		Controller:    controller.Config{FailoverAfter: 1500 * time.Millisecond},
+		ProbeInterval: 200 * time.Millisecond,
+		RouteTTL:      time.Second,
+		LeaderID:      "leader-1",
+		Tracer:        tracer,
+	}, store)
+	addrOf := c.addr
 	admin := func(name string) *memgraph.Client {
 		c, err := memgraph.New(memgraph.Config{Name: name, Addr: addrOf(name)})
 		if err != nil {
@@ -156,29 +110,15 @@ func TestLoopBootstrapAndFailover(t *testing.T) {
 
 	// Acknowledged writes on the MAIN.
 	oldMain := route.Main.Name
-	drv, err := neo4j.NewDriverWithContext("bolt://"+addrOf(oldMain), neo4j.NoAuth())
-	if err != nil {
-		t.Fatal(err)
-	}
 	const writes = 20
-	for i := range writes {
-		s := drv.NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite})
-		_, err := s.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-			res, err := tx.Run(ctx, "CREATE (n:Item {i: $i})", map[string]any{"i": int64(i)})
-			if err != nil {
-				return nil, err
-			}
-			return res.Consume(ctx)
-		})
-		s.Close(ctx)
-		if err != nil {
+	for i := range int64(writes) {
+		if err := writeNode(ctx, addrOf(oldMain), i); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
 	}
-	drv.Close(ctx)
 
 	killed := time.Now()
-	sims[oldMain].Kill()
+	c.kill(oldMain)
 
 	var after state.Route
 	waitFor(t, 15*time.Second, "failover", func() (bool, string) {
@@ -192,28 +132,9 @@ func TestLoopBootstrapAndFailover(t *testing.T) {
 		t.Fatalf("new main %s, want the former sync replica %s", after.Main.Name, syncReplica)
 	}
 
-	drv, err = neo4j.NewDriverWithContext("bolt://"+addrOf(after.Main.Name), neo4j.NoAuth())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close(ctx)
-	s := drv.NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeRead})
-	defer s.Close(ctx)
-	out, err := s.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, "MATCH (n:Item) RETURN n.i AS i", nil)
-		if err != nil {
-			return nil, err
-		}
-		return res.Collect(ctx)
-	})
+	seen, err := items(ctx, addrOf(after.Main.Name))
 	if err != nil {
 		t.Fatalf("read on new main: %v", err)
-	}
-	seen := make(map[int64]bool)
-	for _, rec := range out.([]*neo4j.Record) {
-		if v, ok := rec.Values[0].(int64); ok {
-			seen[v] = true
-		}
 	}
 	for i := range int64(writes) {
 		if !seen[i] {

@@ -4,22 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/memgraph-gateway/memgraph-gateway/controller"
-	"github.com/memgraph-gateway/memgraph-gateway/discovery"
 	"github.com/memgraph-gateway/memgraph-gateway/memgraph"
 	"github.com/memgraph-gateway/memgraph-gateway/state"
-	"github.com/memgraph-gateway/memgraph-gateway/test/mgsim"
 )
 
 // ackedWriter writes continuously to the MAIN of the store's route, as a
@@ -102,68 +97,22 @@ func (w *ackedWriter) gapAround(from, to time.Time) time.Duration {
 // requests Decide answers at once (unknown target, the MAIN itself) and
 // that a second request meanwhile is refused as busy.
 func TestLoopSwitchoverUnderWrites(t *testing.T) {
-	hosts := []string{"127.0.0.51", "127.0.0.52", "127.0.0.53"}
-	var insts []discovery.Instance
-	for i, h := range hosts {
-		name := fmt.Sprintf("mg-%d", i+1)
-		cfg := mgsim.DefaultConfig(t.TempDir())
-		cfg.BoltAddress = net.JoinHostPort(h, strconv.Itoa(freePort(t, h)))
-		cfg.Version = "3.10.0"
-		cfg.ReplicaCheckInterval = 100 * time.Millisecond
-		in, err := mgsim.Start(cfg)
-		if err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		t.Cleanup(func() { in.Close() })
-		insts = append(insts, discovery.Instance{Name: name, BoltAddr: cfg.BoltAddress,
-			ReplicationAddr: net.JoinHostPort(h, "10000"), Ready: true})
-	}
-	addrOf := func(name string) string {
-		in, _ := discovery.Find(insts, name)
-		return in.BoltAddr
-	}
-	src, err := discovery.NewStatic(insts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem := state.NewMemory()
-	mem.SetLeader("leader-1")
-	store := mem.Store(state.Fixed("leader-1"))
-
+	c := startSimCluster(t, []string{"127.0.0.51", "127.0.0.52", "127.0.0.53"}, nil)
+	addrOf := c.addr
+	_, store := memStore("leader-1")
 	sw := &controller.Switchovers{}
 	board := &controller.StatusBoard{}
 	reg := prometheus.NewRegistry()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _ = src.Run(ctx) }()
-	go func() {
-		done <- controller.RunLoop(ctx, controller.LoopConfig{
-			Controller:    controller.Config{FailoverAfter: 1500 * time.Millisecond},
-			ProbeInterval: 100 * time.Millisecond,
-			RouteTTL:      300 * time.Millisecond,
-			LeaderID:      "leader-1",
-			Switchovers:   sw,
-			Status:        board,
-			Registerer:    reg,
-		}, store, src, nil, zaptest.NewLogger(t))
-	}()
-	stopped := false
-	stopLoop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("RunLoop: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("RunLoop did not return after cancel")
-		}
-	}
-	t.Cleanup(stopLoop)
+	ctx := t.Context()
+	stopLoop := runLoop(t, c, controller.LoopConfig{
+		Controller:    controller.Config{FailoverAfter: 1500 * time.Millisecond},
+		ProbeInterval: 100 * time.Millisecond,
+		RouteTTL:      300 * time.Millisecond,
+		LeaderID:      "leader-1",
+		Switchovers:   sw,
+		Status:        board,
+		Registerer:    reg,
+	}, store)
 
 	admin := func(name string) *memgraph.Client {
 		c, err := memgraph.New(memgraph.Config{Name: name, Addr: addrOf(name)})

@@ -10,62 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
-	"go.uber.org/zap/zaptest"
-
 	"github.com/memgraph-gateway/memgraph-gateway/controller"
-	"github.com/memgraph-gateway/memgraph-gateway/discovery"
 	"github.com/memgraph-gateway/memgraph-gateway/memgraph"
 	"github.com/memgraph-gateway/memgraph-gateway/state"
-	"github.com/memgraph-gateway/memgraph-gateway/test/mgsim"
 )
-
-// writeNode creates one :Item node on the instance at addr.
-func writeNode(ctx context.Context, addr string, i int64) error {
-	drv, err := neo4j.NewDriverWithContext("bolt://"+addr, neo4j.NoAuth())
-	if err != nil {
-		return err
-	}
-	defer drv.Close(ctx)
-	s := drv.NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeWrite})
-	defer s.Close(ctx)
-	_, err = s.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, "CREATE (n:Item {i: $i})", map[string]any{"i": i})
-		if err != nil {
-			return nil, err
-		}
-		return res.Consume(ctx)
-	})
-	return err
-}
-
-// items reads every :Item's i on the instance at addr.
-func items(ctx context.Context, addr string) (map[int64]bool, error) {
-	drv, err := neo4j.NewDriverWithContext("bolt://"+addr, neo4j.NoAuth())
-	if err != nil {
-		return nil, err
-	}
-	defer drv.Close(ctx)
-	s := drv.NewSession(ctx, neo4j.SessionConfig{AccessMode: neo4j.AccessModeRead})
-	defer s.Close(ctx)
-	out, err := s.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		res, err := tx.Run(ctx, "MATCH (n:Item) RETURN n.i AS i", nil)
-		if err != nil {
-			return nil, err
-		}
-		return res.Collect(ctx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	seen := map[int64]bool{}
-	for _, rec := range out.([]*neo4j.Record) {
-		if v, ok := rec.Values[0].(int64); ok {
-			seen[v] = true
-		}
-	}
-	return seen, nil
-}
 
 // TestLoopWipesDivergedInstance: an old MAIN that took a write the new
 // MAIN lacks comes back diverged; with AllowWipeDiverged the loop drops
@@ -73,56 +21,19 @@ func items(ctx context.Context, addr string) (map[int64]bool, error) {
 // data directory) and registers it again, and it catches up with the new
 // MAIN without the diverged write.
 func TestLoopWipesDivergedInstance(t *testing.T) {
-	hosts := []string{"127.0.0.41", "127.0.0.42", "127.0.0.43"}
-	var mu sync.Mutex
-	sims := map[string]*mgsim.Instance{}
-	cfgs := map[string]mgsim.Config{}
-	start := func(name string, cfg mgsim.Config) {
-		t.Helper()
-		in, err := mgsim.Start(cfg)
-		if err != nil {
-			t.Errorf("start %s: %v", name, err)
-			return
-		}
-		mu.Lock()
-		sims[name], cfgs[name] = in, cfg
-		mu.Unlock()
-	}
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, in := range sims {
-			in.Close()
-		}
-	})
-	var insts []discovery.Instance
-	for i, h := range hosts {
-		name := fmt.Sprintf("mg-%d", i+1)
-		cfg := mgsim.DefaultConfig(t.TempDir())
-		cfg.BoltAddress = net.JoinHostPort(h, strconv.Itoa(freePort(t, h)))
-		cfg.ReplicaCheckInterval = 100 * time.Millisecond
-		start(name, cfg)
-		insts = append(insts, discovery.Instance{Name: name, BoltAddr: cfg.BoltAddress,
-			ReplicationAddr: net.JoinHostPort(h, "10000"), Ready: true})
-	}
-	src, err := discovery.NewStatic(insts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startSimCluster(t, []string{"127.0.0.41", "127.0.0.42", "127.0.0.43"}, nil)
 	ctx := t.Context()
-	go func() { _ = src.Run(ctx) }()
-	mem := state.NewMemory()
-	mem.SetLeader("leader-1")
-	store := mem.Store(state.Fixed("leader-1"))
+	_, store := memStore("leader-1")
 
+	var mu sync.Mutex
 	var wiped []string
 	wipe := func(_ context.Context, name, addr string) error {
 		// What an operator's hook does to a pod: delete its volume and
 		// restart it empty at the same address.
 		mu.Lock()
-		in, cfg := sims[name], cfgs[name]
 		wiped = append(wiped, name)
 		mu.Unlock()
+		in, cfg := c.instance(name)
 		if in == nil || cfg.BoltAddress != addr {
 			return fmt.Errorf("unknown instance %s at %s", name, addr)
 		}
@@ -132,86 +43,60 @@ func TestLoopWipesDivergedInstance(t *testing.T) {
 			return err
 		}
 		cfg.DataDir = dir
-		in, err = mgsim.Start(cfg)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		sims[name], cfgs[name] = in, cfg
-		mu.Unlock()
-		return nil
+		return c.start(name, cfg)
 	}
-	lctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- controller.RunLoop(lctx, controller.LoopConfig{
-			Controller:    controller.Config{FailoverAfter: time.Second, AllowWipeDiverged: true},
-			ProbeInterval: 200 * time.Millisecond,
-			RouteTTL:      time.Second,
-			LeaderID:      "leader-1",
-			Wipe:          wipe,
-		}, store, src, nil, zaptest.NewLogger(t))
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunLoop: %v", err)
-		}
-	}()
+	runLoop(t, c, controller.LoopConfig{
+		Controller:    controller.Config{FailoverAfter: time.Second, AllowWipeDiverged: true},
+		ProbeInterval: 200 * time.Millisecond,
+		RouteTTL:      time.Second,
+		LeaderID:      "leader-1",
+		Wipe:          wipe,
+	}, store)
 
-	var boot state.Route
-	waitFor(t, 30*time.Second, "bootstrap", func() (bool, string) {
-		r, _, err := store.Load(ctx)
-		boot = r
-		return err == nil && r.Phase == state.PhaseServing && len(r.Replicas) == 2 && r.Replicas[0].Mode != "" && r.Replicas[1].Mode != "",
-			fmt.Sprintf("route %+v err %v", r, err)
-	})
-	old := boot.Main.Name
-	mu.Lock()
-	oldCfg := cfgs[old]
-	mu.Unlock()
+	old := waitBootstrap(t, store).Main.Name
+	_, oldCfg := c.instance(old)
 	for i := range int64(5) {
 		if err := writeNode(ctx, oldCfg.BoltAddress, i); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
 	}
-	mu.Lock()
-	sims[old].Kill()
-	mu.Unlock()
+	c.kill(old)
 	var after state.Route
 	waitFor(t, 20*time.Second, "failover", func() (bool, string) {
 		r, _, err := store.Load(ctx)
 		after = r
 		return err == nil && r.Phase == state.PhaseServing && r.Main.Name != old, fmt.Sprintf("route %+v err %v", r, err)
 	})
-	// The old MAIN takes a write alone, on an address nobody knows.
-	// Its replication state is not restored there: with its STRICT_SYNC
-	// replica gone, a write would be refused.
+	// The old MAIN takes a write alone, on an address nobody knows; its
+	// replication state is not restored there (with its STRICT_SYNC
+	// replica gone, a write would be refused).
 	h, _, _ := net.SplitHostPort(oldCfg.BoltAddress)
 	alone := oldCfg
 	alone.BoltAddress = net.JoinHostPort(h, strconv.Itoa(freePort(t, h)))
 	alone.RestoreStateOnStartup = false
-	in, err := mgsim.Start(alone)
-	if err != nil {
+	if err := c.start(old+"-alone", alone); err != nil {
 		t.Fatal(err)
 	}
 	if err := writeNode(ctx, alone.BoltAddress, 100); err != nil {
 		t.Fatalf("diverging write: %v", err)
 	}
+	in, _ := c.instance(old + "-alone")
 	in.Close()
 	// Back at its own address: diverged from the new MAIN.
-	start(old, oldCfg)
+	if err := c.start(old, oldCfg); err != nil {
+		t.Fatal(err)
+	}
 
 	newMain := after.Main
 	waitFor(t, 30*time.Second, "the wiped instance registered and ready", func() (bool, string) {
-		c, err := memgraph.New(memgraph.Config{Name: newMain.Name, Addr: newMain.BoltAddr})
+		mc, err := memgraph.New(memgraph.Config{Name: newMain.Name, Addr: newMain.BoltAddr})
 		if err != nil {
 			return false, err.Error()
 		}
-		defer c.Close()
+		defer mc.Close()
 		rcx, rcancel := context.WithTimeout(ctx, time.Second)
 		defer rcancel()
-		rows, err := c.Replicas(rcx)
+		rows, err := mc.Replicas(rcx)
 		if err != nil {
 			return false, err.Error()
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -20,7 +21,6 @@ import (
 	"github.com/memgraph-gateway/memgraph-gateway/discovery"
 	"github.com/memgraph-gateway/memgraph-gateway/election"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/config"
-	"github.com/memgraph-gateway/memgraph-gateway/internal/tracing"
 	"github.com/memgraph-gateway/memgraph-gateway/proxy"
 	"github.com/memgraph-gateway/memgraph-gateway/routeagent"
 	"github.com/memgraph-gateway/memgraph-gateway/state"
@@ -107,7 +107,7 @@ type controlPlane struct {
 
 // newControlPlane builds the clients, the elector, the store and the
 // discovery source the configuration asks for. It contacts nothing.
-func newControlPlane(cfg config.Config, id string, log *zap.Logger, reg prometheus.Registerer) (*controlPlane, error) {
+func newControlPlane(cfg config.Config, id string, log *zap.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*controlPlane, error) {
 	cp := &controlPlane{cfg: cfg, id: id, log: log, discoveryMode: cfg.DiscoveryMode()}
 	if cfg.Election == config.ElectionNone {
 		cp.backend = ""
@@ -235,18 +235,12 @@ func newControlPlane(cfg config.Config, id string, log *zap.Logger, reg promethe
 		}
 		cp.admin = &replicationAdmin{}
 		lc.Switchovers, lc.Status, lc.Registerer = &cp.admin.switchovers, &cp.admin.board, reg
-		if cfg.OTLPEndpoint != "" {
-			tp, shutdown, err := tracing.Setup(context.Background(), cfg.TracingConfig())
-			if err != nil {
-				return nil, fmt.Errorf("GATEWAY_OTLP_ENDPOINT: %w", err)
-			}
-			cp.closers = append(cp.closers, func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := shutdown(ctx); err != nil {
-					cp.log.Warn("traces not flushed", zap.Error(err))
-				}
-			})
+		if kube != nil { // Kubernetes Events (events.go), only where a client exists
+			ev := newKubeEvents(kube, cfg, id, log.Named("events"))
+			cp.closers = append(cp.closers, ev.stop)
+			lc.Events = ev
+		}
+		if tp != nil {
 			lc.Tracer = tp.Tracer("github.com/memgraph-gateway/memgraph-gateway/controller")
 		}
 		if cfg.WipeDivergedCommand != "" {

@@ -16,12 +16,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/memgraph-gateway/memgraph-gateway/api"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/config"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/logging"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/tlsreload"
+	"github.com/memgraph-gateway/memgraph-gateway/internal/tracing"
 	"github.com/memgraph-gateway/memgraph-gateway/proxy"
 )
 
@@ -85,6 +87,7 @@ func serve(args, environ []string, stdout, stderr io.Writer) int {
 		if s.cp != nil {
 			s.cp.close()
 		}
+		s.flushTraces()
 		return code
 	}
 	return s.run(signals)
@@ -109,6 +112,9 @@ type server struct {
 	// which probes them at once; nobody reads it unless this gateway leads.
 	suspects chan string
 
+	// traceShutdown flushes the trace exporter; nil without tracing.
+	traceShutdown func(context.Context) error
+
 	cp          *controlPlane      // nil without election and discovery
 	ctlCancel   context.CancelFunc // stops the store loader and follower
 	boltServing bool               // the Bolt listeners were handed to the proxy
@@ -129,6 +135,19 @@ func (s *server) start() (int, error) {
 
 	s.suspects = make(chan string, 16)
 	reg := prometheus.NewRegistry()
+
+	// Tracing, when a collector is configured: connection setups sampled
+	// at --trace-sample-ratio, every failover and switchover kept.
+	var tp trace.TracerProvider
+	if cfg.OTLPEndpoint != "" {
+		tc := cfg.TracingConfig()
+		tc.AlwaysSample = []string{"controller."}
+		provider, shutdown, err := tracing.Setup(context.Background(), tc)
+		if err != nil {
+			return exitUsage, fmt.Errorf("GATEWAY_OTLP_ENDPOINT: %w", err)
+		}
+		tp, s.traceShutdown = provider, shutdown
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var rl relay
@@ -147,6 +166,9 @@ func (s *server) start() (int, error) {
 		}
 		pc := cfg.ProxyConfig(clientTLS, backendTLS)
 		pc.OnDialError = func(b proxy.Backend, _ error) { s.suspect(b.Name) }
+		if tp != nil {
+			pc.Tracer = tp.Tracer("github.com/memgraph-gateway/memgraph-gateway/proxy")
+		}
 		if s.proxy, err = proxy.New(pc, s.log.Named("proxy"), reg); err != nil {
 			return exitUsage, fmt.Errorf("the proxy refused its configuration: %w", err)
 		}
@@ -159,7 +181,7 @@ func (s *server) start() (int, error) {
 	s.g = g
 
 	if cfg.Election != config.ElectionNone || cfg.DiscoveryMode() != config.DiscoveryNone {
-		if s.cp, err = newControlPlane(cfg, id, s.log, reg); err != nil {
+		if s.cp, err = newControlPlane(cfg, id, s.log, reg, tp); err != nil {
 			return exitUsage, err
 		}
 		g.control = s.cp
@@ -421,6 +443,19 @@ func (s *server) shutdown(cut context.Context) {
 	defer cancel()
 	if err := s.api.Shutdown(ctx); err != nil {
 		s.log.Warn("HTTP API did not stop cleanly", zap.Error(err))
+	}
+	s.flushTraces()
+}
+
+// flushTraces exports the spans still queued, for at most a few seconds.
+func (s *server) flushTraces() {
+	if s.traceShutdown == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.traceShutdown(ctx); err != nil {
+		s.log.Warn("traces not flushed", zap.Error(err))
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package chaos is memgraph-gateway's fault-injection suite (DESIGN.md,
-// "Proof"): real gateway processes (etcd election, --manage-replication,
-// gossip) behind HAProxy when it is installed, emulated Memgraph instances
+// "Proof"): real gateway processes (etcd election, or the Kubernetes Lease
+// on a real kube-apiserver; --manage-replication, gossip) behind HAProxy
+// when it is installed, emulated Memgraph instances
 // (cmd/mgsim), a continuous write workload through the gateways, and
 // faults injected with signals: kill -9 of the MAIN, of the sync replica
 // and of the leader gateway mid-failover; SIGSTOP/SIGCONT of the MAIN; an
@@ -28,6 +29,17 @@
 //	TestLeaderKilledMidFailover   (e) kill -9 the leader right after its claim
 //	TestPausedMainDemoted         (f) SIGSTOP the MAIN, fail over, SIGCONT
 //	TestPausedMainResumesMidFailover  SIGCONT right after the claim, before the promotion
+//	TestGatewayKillDoesNotInterruptOthers  guarantee 4: kill -9 the leader gateway, then
+//	                              a follower, under writes straight to the others: not
+//	                              one of their writes fails (max latency logged)
+//	TestKubernetesElection        --election kubernetes (test/kube, the ServiceAccount
+//	                              of deploy/rbac/role.yaml): kill -9 the MAIN, then the
+//	                              leader gateway; the failover's Events on the Lease
+//
+// TestKubernetesElection needs the kube-apiserver and etcd binaries of
+// tools/build.sh ($MEMGRAPH_GATEWAY_TOOLS, as scripts/test.sh exports): it
+// is skipped without them, and fails without them when CI=true
+// (kube.Shared, as every test of test/kube).
 //
 // A failing assertion is a product bug or a harness bug, never noise to
 // retry: waits are generous (failoverWithin) and the tests do not depend
@@ -42,6 +54,8 @@
 // data.
 //
 // The tests run one after another (each cluster is small, but the machines
-// that run CI have two cores): about 85 s on two cores at a load of 2,
-// 90 s with -race, plus the build of the two binaries (about 10 s cold).
+// that run CI have two cores): about 150 s with -race on two cores (148 s
+// measured, of which 42 s for TestGatewayKillDoesNotInterruptOthers and
+// TestKubernetesElection, the kube-apiserver's start included), plus the
+// build of the two binaries (about 10 s cold).
 package chaos

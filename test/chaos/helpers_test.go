@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/memgraph-gateway/memgraph-gateway/test/cluster"
+	"github.com/memgraph-gateway/memgraph-gateway/test/kube"
 )
 
 var (
@@ -28,7 +29,7 @@ const failoverWithin = 20 * time.Second
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := m.Run()
+	code := kube.Main(m) // m.Run, then stops the kube-apiserver a test started (kube.Shared)
 	cluster.RemoveBinaries()
 	os.Exit(code)
 }

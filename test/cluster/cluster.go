@@ -17,6 +17,7 @@ import (
 
 	"github.com/memgraph-gateway/memgraph-gateway/internal/testnet"
 	"github.com/memgraph-gateway/memgraph-gateway/state/etcdtest"
+	"github.com/memgraph-gateway/memgraph-gateway/test/kube"
 )
 
 // DefaultVersion is the Memgraph release the instances emulate: the newest
@@ -30,6 +31,14 @@ const ReplicationPort = 10000
 
 // GossipPort is each gateway's gossip port with Options.Gossip.
 const GossipPort = 7946
+
+// LeaseName is the election Lease of the gateways with Options.Kube (the
+// gateway's default --lease-name), which also holds the route record.
+const LeaseName = "memgraph-gateway"
+
+// ServiceAccountName is the ServiceAccount the gateways act as with
+// Options.Kube.
+const ServiceAccountName = "memgraph-gateway"
 
 // Options shape a cluster. Zero values take the defaults.
 type Options struct {
@@ -50,6 +59,14 @@ type Options struct {
 	// encrypted with a random key file), which carries route leases and
 	// acks where the gateway supports them.
 	Gossip bool
+	// Kube runs the gateways with --election kubernetes against this
+	// control plane (test/kube) instead of the embedded etcd: in a fresh
+	// namespace, as ServiceAccount ServiceAccountName bound to
+	// deploy/rbac/role.yaml and nothing else (its kubeconfig is every
+	// gateway's --kubeconfig), so the gateway's RBAC is exercised. The
+	// route lives in the annotation of Lease LeaseName; discovery stays
+	// static. nil: etcd.
+	Kube *kube.Cluster
 	// GatewayArgs are added to every gateway's command line (for example
 	// "--route-ttl", "6s"); later flags win.
 	GatewayArgs []string
@@ -117,7 +134,9 @@ type Cluster struct {
 	subnet    string // "127.a.b."
 	boltPort  int
 	httpPort  int
-	etcd      *etcdtest.Etcd
+	etcd      *etcdtest.Etcd // nil with Options.Kube
+	namespace string         // with Options.Kube
+	account   *kube.Account  // with Options.Kube
 	instances []*Instance
 	gateways  []*Gateway
 	haproxy   *Process
@@ -155,8 +174,9 @@ func New(t testing.TB, opts Options) *Cluster {
 }
 
 // Start builds the binaries (once per process) and starts the cluster:
-// instances, an embedded etcd, gateways (which elect a leader and
-// bootstrap replication) and HAProxy if asked. It returns once every
+// instances, an embedded etcd (or, with Options.Kube, a namespace and a
+// ServiceAccount on that kube-apiserver), gateways (which elect a leader
+// and bootstrap replication) and HAProxy if asked. It returns once every
 // gateway serves a route with a MAIN. On error everything started is
 // stopped.
 func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
@@ -194,9 +214,23 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}
 
-	c.etcd, err = etcdtest.StartEtcd(filepath.Join(work, "etcd"))
-	if err != nil {
-		return nil, err
+	var election []string
+	if opts.Kube != nil {
+		if c.namespace, err = opts.Kube.NewNamespace(ctx, "chaos"); err != nil {
+			return nil, err
+		}
+		if c.account, err = opts.Kube.ServiceAccount(ctx, c.namespace, ServiceAccountName); err != nil {
+			return nil, err
+		}
+		election = []string{"--election", "kubernetes", "--kubeconfig", c.account.Kubeconfig,
+			"--namespace", c.namespace, "--lease-name", LeaseName}
+		opts.Logf("cluster: Kubernetes election in namespace %s as serviceaccount %s (%s)", c.namespace, ServiceAccountName, opts.Kube.Host())
+	} else {
+		c.etcd, err = etcdtest.StartEtcd(filepath.Join(work, "etcd"))
+		if err != nil {
+			return nil, err
+		}
+		election = []string{"--election", "etcd", "--etcd-endpoints", c.etcd.Endpoint}
 	}
 	var list []string
 	for _, in := range c.instances {
@@ -220,8 +254,8 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 		args := []string{"serve", "--id", g.Name, "--bind-address", g.Bolt, "--http-address", g.HTTP,
 			"--log-format", "json", "--log-level", opts.LogLevel,
-			"--election", "etcd", "--etcd-endpoints", c.etcd.Endpoint,
 			"--instances", strings.Join(list, ","), "--manage-replication"}
+		args = append(args, election...)
 		if opts.Gossip {
 			args = append(args, "--gossip-key-file", keyFile,
 				"--gossip-bind-address", net.JoinHostPort(host, strconv.Itoa(GossipPort)),
@@ -353,8 +387,24 @@ func (c *Cluster) Gateway(name string) *Gateway {
 // WorkDir holds the logs (<name>.log) and the instances' data.
 func (c *Cluster) WorkDir() string { return c.work }
 
-// EtcdEndpoint is the embedded etcd's client URL.
-func (c *Cluster) EtcdEndpoint() string { return c.etcd.Endpoint }
+// EtcdEndpoint is the embedded etcd's client URL ("" with Options.Kube).
+func (c *Cluster) EtcdEndpoint() string {
+	if c.etcd == nil {
+		return ""
+	}
+	return c.etcd.Endpoint
+}
+
+// Kube is the control plane of Options.Kube (nil without).
+func (c *Cluster) Kube() *kube.Cluster { return c.opts.Kube }
+
+// Namespace is the gateways' namespace with Options.Kube ("" without):
+// their Lease LeaseName and their Events are there.
+func (c *Cluster) Namespace() string { return c.namespace }
+
+// Account is the ServiceAccount the gateways act as with Options.Kube
+// (nil without).
+func (c *Cluster) Account() *kube.Account { return c.account }
 
 // LoadBalancer is HAProxy's Bolt address, "" without HAProxy.
 func (c *Cluster) LoadBalancer() string { return c.lbAddr }

@@ -5,7 +5,11 @@
 // (cmd/memgraph-gateway serve --election etcd --manage-replication
 // --discovery static, with Options.Gossip an encrypted gossip ring for
 // route leases) that elect a leader and bootstrap replication themselves,
-// and, optionally, HAProxy in front of the gateways.
+// and, optionally, HAProxy in front of the gateways. With Options.Kube the
+// gateways run --election kubernetes instead, against a real
+// kube-apiserver (test/kube) in a namespace of their own, as a
+// ServiceAccount bound to deploy/rbac/role.yaml only; the cluster then
+// reads their Lease and Events (kube.go).
 //
 // On top of the processes it offers what a fault-injection test needs:
 // kill -9, SIGSTOP, SIGCONT and restart of any instance or gateway (same

@@ -210,7 +210,8 @@ func interesting(e LogEntry) bool {
 
 // DumpLogs writes the control-plane lines of every gateway (route changes,
 // controller actions, elections, warnings), at most max of them (the
-// last), and the last lines of each instance's log, for a failed test.
+// last), the last lines of each instance's log and, with Options.Kube, the
+// namespace's Events, for a failed test.
 func (c *Cluster) DumpLogs(w io.Writer, max int) {
 	var lines []LogEntry
 	for _, e := range c.logs.all() {
@@ -228,4 +229,5 @@ func (c *Cluster) DumpLogs(w io.Writer, max int) {
 	for _, in := range c.instances {
 		fmt.Fprintf(w, "--- %s (%s), last lines of %s:\n%s\n", in.Name, in.Bolt, in.proc.LogPath, tail(in.proc.LogPath, 15))
 	}
+	c.dumpEvents(w)
 }
