@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	"github.com/memgraph-gateway/memgraph-gateway/state"
 )
@@ -25,6 +26,11 @@ type Barrier interface {
 	// happen, and records that it does; an error when it never can in
 	// this term (leadership lost) or ctx ends.
 	Await(ctx context.Context, epoch uint64) error
+	// NotBefore is the earliest time a promotion can happen in this term
+	// whatever the acks (a new leader waits out its predecessor's
+	// leases). A planned switchover waits for it before claiming, so that
+	// writes are not held for that long.
+	NotBefore(ctx context.Context) (time.Time, error)
 }
 
 // Quorum is what the live gateways report (through gossip heartbeats),

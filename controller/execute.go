@@ -150,6 +150,26 @@ func (x *executor) stateReplicas(rs []RouteReplica, main string) []state.Replica
 }
 
 func (x *executor) ClaimFailover(ctx context.Context, a ClaimFailover) error {
+	if a.Planned && x.leases != nil {
+		// Writes still flow until the claim: wait out the term's first-
+		// promotion delay before claiming, not after, so that a switchover
+		// soon after a leader change holds writes for milliseconds, not
+		// seconds.
+		at, err := x.leases.NotBefore(ctx)
+		if err != nil {
+			return err
+		}
+		if d := time.Until(at); d > 0 {
+			x.log.Info("switchover: waiting for this leader's first-promotion delay before claiming", zap.Duration("wait", d))
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
 	next := state.Route{Epoch: a.Epoch, Phase: state.PhaseFailover, Replicas: x.stateReplicas(a.Replicas, ""),
 		Target: a.Target, From: a.From, Planned: a.Planned}
 	if err := x.cas(ctx, a.Epoch-1, false, next); err != nil {

@@ -498,6 +498,19 @@ func (a *Agent) Await(ctx context.Context, epoch uint64) error {
 	}
 }
 
+// NotBefore implements controller.Barrier: the term's PromoteNotBefore.
+func (a *Agent) NotBefore(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	err := a.call(ctx, func(time.Time) error {
+		if !a.ld.Leading() {
+			return ErrNotLeading
+		}
+		at = a.ld.PromoteNotBefore()
+		return nil
+	})
+	return at, err
+}
+
 // LiveGateways implements controller.Quorum.
 func (a *Agent) LiveGateways() int {
 	n := 0
