@@ -110,4 +110,3 @@ func pauseBetween(w *cluster.Writer, from, to time.Time) (time.Duration, int) {
 	}
 	return worst, failed
 }
-
