@@ -65,15 +65,27 @@ func TestLoopResumesPredecessorsFailover(t *testing.T) {
 }
 
 // waitBootstrap waits until the store holds a serving route whose two
-// replicas are registered, and returns it.
+// replicas are registered, the synchronous one caught up (so that a
+// failover has a target), and returns it.
 func waitBootstrap(t *testing.T, store state.Store) state.Route {
 	t.Helper()
 	var boot state.Route
 	waitFor(t, 30*time.Second, "bootstrap", func() (bool, string) {
 		r, _, err := store.Load(t.Context())
 		boot = r
-		return err == nil && r.Phase == state.PhaseServing && len(r.Replicas) == 2 && r.Replicas[0].Mode != "" && r.Replicas[1].Mode != "",
-			fmt.Sprintf("route %+v err %v", r, err)
+		if err != nil || r.Phase != state.PhaseServing || len(r.Replicas) != 2 {
+			return false, fmt.Sprintf("route %+v err %v", r, err)
+		}
+		registered, syncReady := 0, false
+		for _, rep := range r.Replicas {
+			if rep.Mode != "" {
+				registered++
+			}
+			if (rep.Mode == state.ModeStrictSync || rep.Mode == state.ModeSync) && rep.Ready {
+				syncReady = true
+			}
+		}
+		return registered == 2 && syncReady, fmt.Sprintf("route %+v", r)
 	})
 	return boot
 }
