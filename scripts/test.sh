@@ -16,8 +16,8 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== kube-apiserver, kubectl and etcd for the Kubernetes tests"
-# Built from the Go module proxy into a cache keyed by versions: 5-7 minutes
+echo "== kube-apiserver, kubectl, helm and etcd for the Kubernetes and chart tests"
+# Built from the Go module proxy into a cache keyed by versions: 6-10 minutes
 # cold on 2 idle cores, instant when warm. The tests fail (CI) or skip (local,
 # with a message) when the binaries are missing.
 if tools_dir=$(tools/build.sh); then

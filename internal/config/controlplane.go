@@ -238,11 +238,11 @@ func (c Config) controlPlaneWarnings() []string {
 	if c.DiscoveryMode() != DiscoveryKubernetes && (c.MemgraphSelector != "" || c.MemgraphService != "") {
 		w = append(w, "GATEWAY_MEMGRAPH_SELECTOR and GATEWAY_MEMGRAPH_SERVICE have no effect unless GATEWAY_DISCOVERY=kubernetes")
 	}
-	if c.ManageReplication && c.BackendTLS {
-		w = append(w, "GATEWAY_MANAGE_REPLICATION=true with GATEWAY_BACKEND_TLS=true: the controller's admin connections to Memgraph do not use TLS yet; they fail against instances that require it")
+	if !c.ManageReplication && c.FailoverAfter != Default().FailoverAfter {
+		w = append(w, "GATEWAY_FAILOVER_AFTER has no effect unless GATEWAY_MANAGE_REPLICATION=true")
 	}
-	if !c.ManageReplication && (c.FailoverAfter != Default().FailoverAfter || c.RouteTTL != Default().RouteTTL) {
-		w = append(w, "GATEWAY_FAILOVER_AFTER and GATEWAY_ROUTE_TTL have no effect unless GATEWAY_MANAGE_REPLICATION=true")
+	if !c.ManageReplication && !c.GossipEnabled() && c.RouteTTL != Default().RouteTTL {
+		w = append(w, "GATEWAY_ROUTE_TTL has no effect unless GATEWAY_MANAGE_REPLICATION=true or gossip is on (GATEWAY_GOSSIP_KEY_FILE)")
 	}
 	if c.Election != ElectionNone && c.Main == "" && c.Enabled && !c.ManageReplication {
 		w = append(w, "GATEWAY_ELECTION="+c.Election+" without GATEWAY_MAIN: an empty store stays empty (no bootstrap route) and gateways hold clients until a route is written")

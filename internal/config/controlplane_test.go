@@ -234,7 +234,16 @@ func TestControlPlaneWarnings(t *testing.T) {
 		t.Errorf("warnings %q", w)
 	}
 	c.FailoverAfter = 3 * time.Second
-	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, "GATEWAY_FAILOVER_AFTER and GATEWAY_ROUTE_TTL have no effect unless GATEWAY_MANAGE_REPLICATION=true") {
-		t.Errorf("warnings %q", w)
+	c.RouteTTL = 8 * time.Second
+	w = strings.Join(c.Warnings(), "\n")
+	for _, want := range []string{"GATEWAY_FAILOVER_AFTER has no effect unless GATEWAY_MANAGE_REPLICATION=true", "GATEWAY_ROUTE_TTL has no effect unless"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings %q lack %q", w, want)
+		}
+	}
+	// With gossip the route TTL is the lease's length: no warning.
+	c.GossipInsecure = true
+	if w := strings.Join(c.Warnings(), "\n"); strings.Contains(w, "GATEWAY_ROUTE_TTL") {
+		t.Errorf("warnings %q mention the route TTL although gossip is on", w)
 	}
 }

@@ -265,7 +265,7 @@ func TestServiceAccountHasExactlyTheChartRules(t *testing.T) {
 		lease.Annotations = map[string]string{"memgraph-gateway/route": `{"epoch":1}`}
 		lease, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
 		allowed("update lease", err)
-		allowed("patch lease", errOf(leases.Patch(ctx, "memgraph-gateway", types.MergePatchType,
+		forbidden("patch lease", errOf(leases.Patch(ctx, "memgraph-gateway", types.MergePatchType,
 			[]byte(`{"metadata":{"annotations":{"memgraph-gateway/route":"{\"epoch\":2}"}}}`), metav1.PatchOptions{})))
 		allowed("get lease", errOf(leases.Get(ctx, "memgraph-gateway", metav1.GetOptions{})))
 		allowed("list leases", errOf(leases.List(ctx, metav1.ListOptions{})))
@@ -283,18 +283,13 @@ func TestServiceAccountHasExactlyTheChartRules(t *testing.T) {
 	allowed("create event", errOf(cs.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{})))
 	forbidden("list events", errOf(cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})))
 
-	// ConfigMaps: the alternative route store.
-	allowed("create configmap", errOf(cs.CoreV1().ConfigMaps(ns).Create(ctx,
+	// ConfigMaps and Secrets: nothing (the route is in the Lease; the gossip
+	// key and the tokens are mounted files).
+	forbidden("create configmap", errOf(cs.CoreV1().ConfigMaps(ns).Create(ctx,
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "memgraph-gateway-route"}}, metav1.CreateOptions{})))
-	forbidden("delete configmap", cs.CoreV1().ConfigMaps(ns).Delete(ctx, "memgraph-gateway-route", metav1.DeleteOptions{}))
-
-	// Secrets: the gossip key only, by name.
-	allowed("get gossip secret", errOf(cs.CoreV1().Secrets(ns).Get(ctx, "memgraph-gateway-gossip", metav1.GetOptions{})))
-	forbidden("get another secret", errOf(cs.CoreV1().Secrets(ns).Get(ctx, "other-secret", metav1.GetOptions{})))
+	forbidden("get a secret", errOf(cs.CoreV1().Secrets(ns).Get(ctx, "memgraph-gateway-gossip", metav1.GetOptions{})))
 	forbidden("list secrets", errOf(cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})))
 	forbidden("list secrets cluster-wide", errOf(cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})))
-	forbidden("get gossip secret in another namespace",
-		errOf(cs.CoreV1().Secrets(other).Get(ctx, "memgraph-gateway-gossip", metav1.GetOptions{})))
 	forbidden("create secret", errOf(cs.CoreV1().Secrets(ns).Create(ctx,
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})))
 
