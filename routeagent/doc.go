@@ -29,10 +29,13 @@
 //   - Messages addressed to this replica (the leader's own gateway) are
 //     delivered directly, not through the network.
 //
-// # Not covered
+// # Control-plane outage
 //
-// The control-plane-outage failsafe of routelease is not driven: the
-// elector reports a lost renewal and a lost leadership alike (client-go
-// stops leading at the renew deadline), so a leader that cannot reach the
-// store is deposed, and every gateway stops relaying RouteTTL later.
+// The elector reports a lost renewal and a lost leadership alike
+// (client-go stops leading at the renew deadline). The binary therefore
+// deposes the leader side only when another holder is observed (or at
+// shutdown); when leadership merely lapsed, the leader side stays leading
+// with its certainty expired and confirms the unchanged route by failsafe
+// rounds, granting only while every gateway member confirms, until a
+// renewal succeeds or another leader appears (routelease rule 6).
 package routeagent

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,6 +94,8 @@ type controlPlane struct {
 	agent *routeagent.Agent
 	// suspects: see server.suspects.
 	suspects chan string
+	// shuttingDown is set before the elector is stopped at shutdown.
+	shuttingDown atomic.Bool
 
 	closers []func()
 
@@ -424,6 +427,11 @@ func (cp *controlPlane) watchLeader(ctx context.Context) {
 			last = l
 			if cp.agent != nil {
 				cp.agent.ObserveLeader(l)
+				if l != cp.id {
+					// Another holder: this replica's lease term, if it
+					// was still confirming the route by failsafe, ends.
+					cp.agent.Deposed()
+				}
 			}
 		}
 		select {
@@ -447,7 +455,7 @@ func (cp *controlPlane) lead(ctx context.Context) {
 		// Leases from this term on; the first promotion waits out the
 		// predecessor's.
 		cp.agent.BecomeLeader(r, cp.elector.LastRenewal(), cp.elector.PreviousRenewalBound())
-		defer cp.agent.Deposed()
+		defer cp.endLeaseTerm(log)
 	}
 	if !cp.bootstrapStore(ctx, log) {
 		return
@@ -513,6 +521,23 @@ func (cp *controlPlane) bootstrapStore(ctx context.Context, log *zap.Logger) boo
 		}
 	}
 	return false
+}
+
+// endLeaseTerm runs when this gateway's leadership ends. With another
+// holder observed (or at shutdown) the lease term ends at once. Without one
+// (the store stopped answering renewals) the leader side is not deposed: it
+// keeps confirming the unchanged route by failsafe rounds, granting leases
+// only while every gateway member confirms (DESIGN.md, "Control-plane
+// outage"), until a renewal succeeds or another leader shows up
+// (watchLeader deposes it then). The controller has stopped either way: no
+// route changes without the store.
+func (cp *controlPlane) endLeaseTerm(log *zap.Logger) {
+	other := cp.elector.Leader()
+	if cp.shuttingDown.Load() || (other != "" && other != cp.id) {
+		cp.agent.Deposed()
+		return
+	}
+	log.Warn("leadership lapsed without another holder (route store unreachable?): confirming the current route by failsafe rounds while every gateway agrees")
 }
 
 // readStore reads the store until it answers; false if ctx ended first.
@@ -592,6 +617,7 @@ func (cp *controlPlane) stopElector() {
 		return
 	}
 	leading := cp.elector.IsLeader()
+	cp.shuttingDown.Store(true)
 	cp.electorCancel()
 	select {
 	case <-cp.electorDone:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,6 +68,9 @@ type Options struct {
 	// route lives in the annotation of Lease LeaseName; discovery stays
 	// static. nil: etcd.
 	Kube *kube.Cluster
+	// StoreGate puts a Gate between the gateways and etcd, so that
+	// StoreGate() can take the route store away from all of them.
+	StoreGate bool
 	// GatewayArgs are added to every gateway's command line (for example
 	// "--route-ttl", "6s"); later flags win.
 	GatewayArgs []string
@@ -135,6 +139,7 @@ type Cluster struct {
 	boltPort  int
 	httpPort  int
 	etcd      *etcdtest.Etcd // nil with Options.Kube
+	storeGate *Gate          // with Options.StoreGate
 	namespace string         // with Options.Kube
 	account   *kube.Account  // with Options.Kube
 	instances []*Instance
@@ -230,7 +235,18 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if err != nil {
 			return nil, err
 		}
-		election = []string{"--election", "etcd", "--etcd-endpoints", c.etcd.Endpoint}
+		endpoint := c.etcd.Endpoint
+		if opts.StoreGate {
+			u, err := url.Parse(endpoint)
+			if err != nil {
+				return nil, err
+			}
+			if c.storeGate, err = NewGate(u.Host); err != nil {
+				return nil, err
+			}
+			endpoint = "http://" + c.storeGate.Addr()
+		}
+		election = []string{"--election", "etcd", "--etcd-endpoints", endpoint}
 	}
 	var list []string
 	for _, in := range c.instances {
@@ -387,6 +403,10 @@ func (c *Cluster) Gateway(name string) *Gateway {
 // WorkDir holds the logs (<name>.log) and the instances' data.
 func (c *Cluster) WorkDir() string { return c.work }
 
+// StoreGate is the gate between the gateways and etcd (nil without
+// Options.StoreGate).
+func (c *Cluster) StoreGate() *Gate { return c.storeGate }
+
 // EtcdEndpoint is the embedded etcd's client URL ("" with Options.Kube).
 func (c *Cluster) EtcdEndpoint() string {
 	if c.etcd == nil {
@@ -522,6 +542,9 @@ func (c *Cluster) Close() {
 		})
 	}
 	wg.Wait()
+	if c.storeGate != nil {
+		c.storeGate.Stop()
+	}
 	if c.etcd != nil {
 		c.etcd.Close()
 	}
