@@ -173,6 +173,30 @@ func TestSyncReplicaKilled(t *testing.T) {
 	checkRoutes(t, c, "", time.Time{})
 }
 
+// killMainPaused kills the MAIN with SIGKILL while the writer is paused (no
+// commit is cut between the MAIN's local commit and its STRICT_SYNC
+// finalize), and waits for the failover and for writes on the new MAIN.
+func killMainPaused(t *testing.T, ctx context.Context, c *cluster.Cluster, w *cluster.Writer) (main *cluster.Instance, before, after cluster.Route, killedAt time.Time) {
+	t.Helper()
+	main, before = mustMain(t, ctx, c)
+	waitSyncReplica(t, ctx, main, failoverWithin, "")
+	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the kill")
+	w.Pause()
+	killedAt = time.Now()
+	if err := main.Process().Kill(); err != nil {
+		t.Fatal(err)
+	}
+	w.Resume()
+	after, err := c.WaitServing(ctx, failoverWithin, func(r cluster.Route) bool {
+		return r.Epoch > before.Epoch && r.MainName() != main.Name
+	})
+	if err != nil {
+		t.Fatalf("no failover from %s: %v", main.Name, err)
+	}
+	waitAcks(t, ctx, w, killedAt, 20, failoverWithin, "writes after the failover")
+	return main, before, after, killedAt
+}
+
 // (c) the killed MAIN returns after the failover: it is demoted and
 // registered as a replica of the new MAIN, and catches up.
 //
@@ -184,24 +208,8 @@ func TestOldMainReturnsAsReplica(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
 	w := startWriter(t, c)
-	main, before := mustMain(t, ctx, c)
-	waitSyncReplica(t, ctx, main, failoverWithin, "")
-	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the kill")
-
-	w.Pause()
-	killedAt := time.Now()
-	if err := main.Process().Kill(); err != nil {
-		t.Fatal(err)
-	}
-	w.Resume()
-	after, err := c.WaitServing(ctx, failoverWithin, func(r cluster.Route) bool {
-		return r.Epoch > before.Epoch && r.MainName() != main.Name
-	})
-	if err != nil {
-		t.Fatalf("no failover from %s: %v", main.Name, err)
-	}
+	main, _, after, killedAt := killMainPaused(t, ctx, c, w)
 	newMain := c.Instance(after.MainName())
-	waitAcks(t, ctx, w, killedAt, 20, failoverWithin, "writes after the failover")
 	t.Logf("failover from %s to %s at epoch %d", main.Name, newMain.Name, after.Epoch)
 
 	restartedAt := time.Now()
@@ -246,24 +254,8 @@ func TestDivergedOldMainNotRegistered(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
 	w := startWriter(t, c)
-	main, before := mustMain(t, ctx, c)
-	waitSyncReplica(t, ctx, main, failoverWithin, "")
-	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the kill")
-
-	w.Pause()
-	killedAt := time.Now()
-	if err := main.Process().Kill(); err != nil {
-		t.Fatal(err)
-	}
-	w.Resume()
-	after, err := c.WaitServing(ctx, failoverWithin, func(r cluster.Route) bool {
-		return r.Epoch > before.Epoch && r.MainName() != main.Name
-	})
-	if err != nil {
-		t.Fatalf("no failover from %s: %v", main.Name, err)
-	}
+	main, _, after, killedAt := killMainPaused(t, ctx, c, w)
 	newMain := c.Instance(after.MainName())
-	waitAcks(t, ctx, w, killedAt, 20, failoverWithin, "writes after the failover")
 
 	// The old MAIN alone, as an operator might start it, takes writes.
 	spare := c.SpareAddr(0)
