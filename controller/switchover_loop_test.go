@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,7 +224,11 @@ func TestLoopSwitchoverUnderWrites(t *testing.T) {
 	var names []string
 	for _, s := range f.Steps {
 		names = append(names, s.Name)
-		if s.Error != "" {
+		// A registration after the publish may meet the writer's commit
+		// on the new MAIN (Memgraph's "replication lock contention",
+		// Error 6): transient, retried on the next tick. Anything else is
+		// a failure.
+		if s.Error != "" && !(s.Name == controller.StepRegister && strings.Contains(s.Error, "lock contention")) {
 			t.Errorf("step %+v failed", s)
 		}
 	}
