@@ -172,12 +172,12 @@
 //     every commit a replica is late for, which would be a store write per
 //     tick.
 //
-// # What the store record must keep
+// # What the store record keeps
 //
-// Beyond state.Route as it stands: in phase failover the Target, the MAIN
-// being replaced (From) and Planned; state.Validate requires an empty Main
-// in that phase, so they need fields of their own. Replicas (mode, ready,
-// lag) is already there.
+// In phase failover the Target, the MAIN being replaced (From) and Planned
+// (state.Route fields that exist only in that phase and change only with
+// the epoch), so that a successor resumes the claim; and the replicas
+// (mode, ready, lag) a successor chooses a target from.
 //
 // # What it does not do
 //
@@ -190,7 +190,8 @@
 // between its leadership check and a Memgraph query can still run that one
 // query (the executor's guard narrows the window; Memgraph has no
 // compare-and-swap). Gateway routing, leases and the barrier themselves
-// are the gossip layer's; Decide trusts BarrierEpoch.
+// are the route agent's (routeagent, through LoopConfig.Barrier and
+// Quorum); Decide trusts BarrierEpoch.
 //
 // # Tests
 //

@@ -33,8 +33,8 @@ import (
 // the claim of e was written (by this leader; for a record found in phase
 // failover, RouteTTL after this leader first saw it), and never earlier
 // than RouteTTL after this leader started, which waits out its
-// predecessor's route leases. DESIGN.md allows this until gossip acks
-// exist.
+// predecessor's route leases: safe only while gateways route by the store
+// alone (no gossip).
 type executor struct {
 	leaderCtx context.Context
 	store     state.Store

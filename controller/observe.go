@@ -20,9 +20,10 @@ import (
 // reads the latest results, so observing never waits on a dead instance's
 // timeout. It also owns the memgraph clients, which the executor borrows.
 //
-// Gossip does not exist yet: the leader is the only gateway whose view
-// counts (LiveGateways 1, GatewaysDown 1 for every instance the leader
-// cannot reach), so the failover quorum is the leader's own view.
+// The observer's own view is the leader's vote: GatewaysDown is 1 for every
+// instance the leader cannot reach. With LoopConfig.Quorum (gossip) the
+// loop adds the other live gateways' votes (applyQuorum); without it the
+// failover quorum is the leader's view alone.
 type observer struct {
 	interval  time.Duration
 	newClient func(name, addr string) (*memgraph.Client, error)
