@@ -9,9 +9,9 @@
 //	              (admin: bearer token; forwarded once to the leader; admin.go)
 //
 // The package holds no gateway state. It asks a StatusProvider, which the
-// binary implements, so later issues add gateway members by growing Status
-// and the provider, and add admin actions with HandleAdmin, which puts
-// them behind a bearer token. Readiness has one source,
+// binary implements (new views, such as the gossip members, grow Status
+// and the provider), and admin actions are added with HandleAdmin, which
+// puts them behind a bearer token. Readiness has one source,
 // StatusProvider.Ready: /readyz, Status.Ready and the
 // memgraph_gateway_ready metric all read it, so they never disagree.
 //

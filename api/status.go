@@ -4,7 +4,7 @@ import "time"
 
 // Status is the body of GET /status. Its JSON names are the API's contract
 // (the `status` command and operators' scripts read them): fields are only
-// ever added, never renamed. Later issues add gateway members as new fields.
+// ever added, never renamed.
 type Status struct {
 	ID        string    `json:"id"`        // this gateway (GATEWAY_ID or the host name)
 	Version   string    `json:"version"`   // filled by the Server from Options.Build
