@@ -28,6 +28,9 @@
 // follow a route file it writes; edit it (raise "epoch") to move the MAIN
 // by hand.
 //
+// SANDBOX_TRACE=1 makes -smoke print every failed write after the kill
+// and the gateways' rejection counters, for looking into an outage.
+//
 // Everything runs in its own processes, is reachable only on loopback, and
 // is stopped when the sandbox exits.
 package main
