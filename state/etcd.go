@@ -141,14 +141,7 @@ func checkEtcdFence(f EtcdFence, kv *mvccpb.KeyValue) error {
 }
 
 func (s *Etcd) Watch(ctx context.Context, fn func(Change)) error {
-	delivered, last := false, Version(0)
-	deliver := func(c Change) {
-		if delivered && c.Version == last {
-			return
-		}
-		delivered, last = true, c.Version
-		fn(c)
-	}
+	deliver := onceEach(fn)
 	for {
 		resp, err := s.client.Get(ctx, s.key)
 		if err != nil {

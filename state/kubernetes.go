@@ -188,14 +188,7 @@ func checkLeaseFence(f LeaseFence, lease *coordinationv1.Lease) error {
 }
 
 func (s *Kubernetes) Watch(ctx context.Context, fn func(Change)) error {
-	delivered, last := false, Version(0)
-	deliver := func(c Change) {
-		if delivered && c.Version == last {
-			return
-		}
-		delivered, last = true, c.Version
-		fn(c)
-	}
+	deliver := onceEach(fn)
 	selector := fields.OneTermEqualSelector("metadata.name", s.name).String()
 	rv := "" // "": list before watching
 	for ctx.Err() == nil {

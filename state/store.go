@@ -122,3 +122,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// onceEach wraps a Watch callback so that a version is delivered once even
+// when a store sees it twice (the read that starts a watch, then the
+// watch's first event; a reconnect re-reading the record).
+func onceEach(fn func(Change)) func(Change) {
+	delivered, last := false, Version(0)
+	return func(c Change) {
+		if delivered && c.Version == last {
+			return
+		}
+		delivered, last = true, c.Version
+		fn(c)
+	}
+}
