@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/memgraph-gateway/memgraph-gateway/internal/testnet"
+	"github.com/memgraph-gateway/memgraph-gateway/routeagent"
 	"github.com/memgraph-gateway/memgraph-gateway/state/etcdtest"
 	"github.com/memgraph-gateway/memgraph-gateway/test/kube"
 )
@@ -499,8 +500,12 @@ func (c *Cluster) startHAProxy(ctx context.Context, bin string) error {
 		return err
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	probe := routeagent.BoltProbe(nil) // a Bolt handshake, as the gateways probe a MAIN
 	for {
-		if err := boltHandshake(listen); err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := probe(pctx, listen)
+		cancel()
+		if err == nil {
 			c.lbAddr = listen
 			c.opts.Logf("cluster: HAProxy on %s", listen)
 			return nil

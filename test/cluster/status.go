@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -253,21 +252,4 @@ func poll(ctx context.Context, within, interval time.Duration, ok func() bool) e
 		case <-time.After(interval):
 		}
 	}
-}
-
-// boltHandshake offers Bolt 5.2 and 4.4 and reads the server's choice,
-// so that a probe looks like a client to the gateways behind addr.
-func boltHandshake(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	hs := []byte{0x60, 0x60, 0xB0, 0x17, 0, 0, 2, 5, 0, 0, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0}
-	if _, err := c.Write(hs); err != nil {
-		return err
-	}
-	_, err = io.ReadFull(c, make([]byte, 4))
-	return err
 }

@@ -43,7 +43,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -56,6 +55,7 @@ import (
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
+	"github.com/memgraph-gateway/memgraph-gateway/routeagent"
 	"github.com/memgraph-gateway/memgraph-gateway/state/etcdtest"
 )
 
@@ -483,8 +483,12 @@ func (s *sandbox) startHAProxy(ctx context.Context, bin, listen string, gws []st
 		return err
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	probe := routeagent.BoltProbe(nil) // a Bolt handshake, as the gateways probe a MAIN
 	for time.Now().Before(deadline) {
-		if boltPing(listen) == nil {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := probe(pctx, listen)
+		cancel()
+		if err == nil {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -508,23 +512,6 @@ func (s *sandbox) stopAll() {
 			<-c.done
 		}
 	}
-}
-
-// boltPing does a Bolt handshake through addr (offering 5.2 and 4.4), so a
-// probe looks like a client to the gateways behind it, not like an error.
-func boltPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	hs := []byte{0x60, 0x60, 0xB0, 0x17, 0, 0, 2, 5, 0, 0, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0}
-	if _, err := c.Write(hs); err != nil {
-		return err
-	}
-	_, err = io.ReadFull(c, make([]byte, 4))
-	return err
 }
 
 func waitReady(ctx context.Context, url string) error {
