@@ -172,6 +172,17 @@ func (p *Proxy) dialBackend(ctx context.Context, b Backend) (*side, error) {
 	return s, nil
 }
 
+// DialBackend opens a connection to addr as relayed connections are opened
+// (the dialer, keepalive, backend TLS and its server name), for probes of
+// a backend; the caller closes it. ctx bounds the dial and the handshake.
+func (p *Proxy) DialBackend(ctx context.Context, addr string) (net.Conn, error) {
+	s, err := p.dialBackend(ctx, Backend{Name: addr, Addr: addr})
+	if err != nil {
+		return nil, err
+	}
+	return s.conn, nil
+}
+
 // backendTLS returns the backend TLS config for addr, with ServerName taken
 // from addr's host when the config leaves it empty.
 func (p *Proxy) backendTLS(addr string) *tls.Config {

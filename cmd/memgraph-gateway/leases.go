@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -32,8 +31,10 @@ import (
 const leaderPoll = 100 * time.Millisecond
 
 // newAgent builds the route agent of this gateway. api is the HTTP API's
-// base URL as other gateways reach it.
-func newAgent(cfg config.Config, id, api string, g *gateway, el routeagent.Renewals, suspect func(string), reg prometheus.Registerer, log *zap.Logger) (*routeagent.Agent, error) {
+// base URL as other gateways reach it; dial opens the connections of its
+// probes of the MAIN as the proxy opens relayed ones (proxy.DialBackend).
+func newAgent(cfg config.Config, id, api string, g *gateway, dial func(ctx context.Context, addr string) (net.Conn, error),
+	el routeagent.Renewals, suspect func(string), reg prometheus.Registerer, log *zap.Logger) (*routeagent.Agent, error) {
 	ip, port, err := cfg.GossipBind()
 	if err != nil {
 		return nil, fmt.Errorf("GATEWAY_GOSSIP_BIND_ADDRESS: %w", err)
@@ -52,20 +53,11 @@ func newAgent(cfg config.Config, id, api string, g *gateway, el routeagent.Renew
 			return nil, err
 		}
 	}
+	// config.Validate checked these timings together (route-ttl against
+	// the election's).
 	lc := routelease.Config{
 		RouteTTL: cfg.RouteTTL, LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline,
 		RetryPeriod: cfg.RetryPeriod,
-	}
-	if err := lc.Validate(); err != nil {
-		return nil, fmt.Errorf("GATEWAY_ROUTE_TTL=%s with the election timings: %w", config.FormatDuration(cfg.RouteTTL), err)
-	}
-	backendTLS, err := cfg.BackendTLSConfig()
-	if err != nil {
-		return nil, err
-	}
-	var dial func(ctx context.Context, addr string) (net.Conn, error)
-	if backendTLS != nil {
-		dial = tlsDialer(backendTLS)
 	}
 	return routeagent.New(routeagent.Config{
 		ID: id, Lease: lc, Gossip: gc, API: api,
@@ -100,30 +92,6 @@ func apiURL(cfg config.Config, httpAddr net.Addr) string {
 		}
 	}
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(port))
-}
-
-// tlsDialer dials addr and completes a TLS handshake with a copy of base
-// (the server name defaults to the host dialed).
-func tlsDialer(base *tls.Config) func(ctx context.Context, addr string) (net.Conn, error) {
-	return func(ctx context.Context, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		tc := base.Clone()
-		if tc.ServerName == "" {
-			if host, _, err := net.SplitHostPort(addr); err == nil {
-				tc.ServerName = host
-			}
-		}
-		conn := tls.Client(c, tc)
-		if err := conn.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
-		}
-		return conn, nil
-	}
 }
 
 // gossipStatus is /status's view of the route lease and the members; nil

@@ -237,7 +237,7 @@ func (s *server) start() (int, error) {
 		if s.proxy == nil {
 			s.log.Warn("gossip is configured but the Bolt proxy is disabled (GATEWAY_ENABLED=false): this gateway takes no part in route leases")
 		} else {
-			if s.cp.agent, err = newAgent(cfg, id, apiURL(cfg, s.httpLn.Addr()), g, s.cp.elector, s.suspect, reg, s.log); err != nil {
+			if s.cp.agent, err = newAgent(cfg, id, apiURL(cfg, s.httpLn.Addr()), g, s.proxy.DialBackend, s.cp.elector, s.suspect, reg, s.log); err != nil {
 				return exitUsage, fmt.Errorf("gossip: %w", err)
 			}
 			agent := s.cp.agent

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/memgraph-gateway/memgraph-gateway/internal/tracing"
+	"github.com/memgraph-gateway/memgraph-gateway/routelease"
 )
 
 // Settings of the replication controller, the admin API, tracing and
@@ -229,6 +230,13 @@ func (c Config) validateManagement() []error {
 		if c.GossipKeyFile != "" {
 			if _, err := c.GossipKeys(); err != nil {
 				errs = append(errs, err)
+			}
+		}
+		lc := routelease.Config{RouteTTL: c.RouteTTL, LeaseDuration: c.LeaseDuration, RenewDeadline: c.RenewDeadline, RetryPeriod: c.RetryPeriod}
+		if c.RouteTTL > 0 && c.LeaseDuration > 0 && c.RenewDeadline > 0 && c.RetryPeriod > 0 {
+			if err := lc.Validate(); err != nil {
+				bad("GATEWAY_ROUTE_TTL=%s with GATEWAY_LEASE_DURATION=%s, GATEWAY_RETRY_PERIOD=%s: %v; a route lease must outlast a leader change, such as route-ttl 6s with lease 4s and retry 500ms",
+					FormatDuration(c.RouteTTL), FormatDuration(c.LeaseDuration), FormatDuration(c.RetryPeriod), err)
 			}
 		}
 		if c.Election == ElectionNone {
