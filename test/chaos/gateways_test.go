@@ -260,12 +260,7 @@ func TestKubernetesElection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("killed the MAIN %s (epoch %d) with SIGKILL", main.Name, before.Epoch)
-	after, err := c.WaitServing(ctx, failoverWithin, func(r cluster.Route) bool {
-		return r.Epoch > before.Epoch && r.MainName() != main.Name
-	})
-	if err != nil {
-		t.Fatalf("no failover from %s: %v", main.Name, err)
-	}
+	after := waitFailover(t, ctx, c, main.Name, before.Epoch)
 	waitAcks(t, ctx, w, killedAt, 20, failoverWithin, "writes after the failover")
 	t.Logf("new MAIN %s at epoch %d", after.MainName(), after.Epoch)
 	logOutage(t, w, killedAt, "MAIN kill outage")

@@ -203,3 +203,27 @@ func rowOf(rows []cluster.ReplicaRow, name string) *cluster.ReplicaRow {
 	}
 	return nil
 }
+
+// waitFailover waits until every gateway serves a MAIN other than old at
+// an epoch above before, and returns that route.
+func waitFailover(t *testing.T, ctx context.Context, c *cluster.Cluster, old string, before uint64) cluster.Route {
+	t.Helper()
+	after, err := c.WaitServing(ctx, failoverWithin, func(r cluster.Route) bool {
+		return r.Epoch > before && r.MainName() != old
+	})
+	if err != nil {
+		t.Fatalf("no failover from %s (epoch %d): %v", old, before, err)
+	}
+	return after
+}
+
+// checkMainStays checks that the gateways still serve main after an event
+// (what) that must not move it.
+func checkMainStays(t *testing.T, ctx context.Context, c *cluster.Cluster, main, what string) {
+	t.Helper()
+	if r, err := c.WaitServing(ctx, 5*time.Second, nil); err != nil {
+		t.Error(err)
+	} else if r.MainName() != main {
+		t.Errorf("the MAIN moved from %s to %s after %s", main, r.MainName(), what)
+	}
+}
