@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,6 +104,11 @@ type cluster struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+	// intruding is set while a test takes leadership behind the leader's
+	// back (backend.intrude) and until the leader noticed: a successor may
+	// win before the victim sees its key gone, which is what the test
+	// measures, so the monitor allows two leaders only then.
+	intruding atomic.Bool
 }
 
 func newCluster(t *testing.T, b backend, cfg election.Config, n int) *cluster {
@@ -197,7 +203,7 @@ func (cl *cluster) monitor() {
 				leaders = append(leaders, c.id)
 			}
 		}
-		if len(leaders) > 1 {
+		if len(leaders) > 1 && !cl.intruding.Load() {
 			cl.t.Errorf("two leaders at once: %v", leaders)
 			return
 		}
@@ -392,6 +398,7 @@ func TestLossDetectedAtOnce(t *testing.T) {
 		leader := cl.waitLeader(20 * time.Second)
 		advance(t, leader, "mg-0")
 		start := time.Now()
+		cl.intruding.Store(true)
 		b.intrude(t, leader)
 		deadline := start.Add(election.DefaultRetryPeriod*6/5 + 500*time.Millisecond)
 		for leader.lastTerm().cancelled.IsZero() {
@@ -400,6 +407,7 @@ func TestLossDetectedAtOnce(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
+		cl.intruding.Store(false)
 		t.Logf("loss noticed %v after the takeover", leader.lastTerm().cancelled.Sub(start).Round(time.Millisecond))
 		if leader.el.IsLeader() {
 			t.Fatal("IsLeader after the loss")
