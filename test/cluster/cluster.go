@@ -263,6 +263,13 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
+	// Every gateway joins the whole list, as a headless Service resolves
+	// to every pod: a gateway restarted with only itself to join would
+	// wait for the others' next periodic rejoin.
+	var join []string
+	for j := 1; j <= opts.Gateways; j++ {
+		join = append(join, net.JoinHostPort(c.host(20+j), strconv.Itoa(GossipPort)))
+	}
 	for j := 1; j <= opts.Gateways; j++ {
 		host := c.host(20 + j)
 		g := &Gateway{Name: fmt.Sprintf("gw%d", j), Host: host,
@@ -276,7 +283,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if opts.Gossip {
 			args = append(args, "--gossip-key-file", keyFile,
 				"--gossip-bind-address", net.JoinHostPort(host, strconv.Itoa(GossipPort)),
-				"--gossip-join", net.JoinHostPort(c.host(21), strconv.Itoa(GossipPort)))
+				"--gossip-join", strings.Join(join, ","))
 		}
 		args = append(args, opts.GatewayArgs...)
 		name := g.Name

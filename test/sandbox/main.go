@@ -159,7 +159,10 @@ func run() error {
 		}
 		gwArgs = []string{"--route-file", routeFile}
 	}
-	var gws []string
+	var gws, join []string
+	for j := 1; j <= o.gateways; j++ {
+		join = append(join, fmt.Sprintf("127.0.0.%d:7946", 20+j))
+	}
 	for j := 1; j <= o.gateways; j++ {
 		host := fmt.Sprintf("127.0.0.%d", 20+j)
 		name := fmt.Sprintf("gateway%d", j)
@@ -171,7 +174,7 @@ func run() error {
 			"--log-format", "console", "--log-level", level}, gwArgs...)
 		if o.failover {
 			// Route leases over gossip: the barrier is the gateways' acks.
-			args = append(args, "--gossip-insecure", "--gossip-bind-address", host+":7946", "--gossip-join", "127.0.0.21:7946")
+			args = append(args, "--gossip-insecure", "--gossip-bind-address", host+":7946", "--gossip-join", strings.Join(join, ","))
 		}
 		if err := s.start(ctx, name, filepath.Join(work, "memgraph-gateway"), "", args...); err != nil {
 			return err
