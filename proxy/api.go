@@ -74,6 +74,10 @@ type Config struct {
 	BackendTLS          *tls.Config   // TLS to Memgraph; nil = plain
 	ProxyProtocol       bool          // expect a PROXY protocol v1/v2 header from the load balancer (stripped)
 	HalfCloseTimeout    time.Duration // after one side ends its stream, how long the other may stay silent before both close; default 30s; negative: no limit
+	// EventLoops is the number of epoll loops that relay plain-TCP
+	// connections on Linux (TLS and other platforms use two goroutines per
+	// connection). Default 0: one per GOMAXPROCS; negative: no loops.
+	EventLoops int
 	// Dial overrides the backend dialer (tests); nil uses net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// OnDialError, when set, is called (on the connection's goroutine; it

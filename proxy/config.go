@@ -15,6 +15,8 @@ const (
 	DefaultKeepAlive        = 60 * time.Second
 	DefaultHoldTimeout      = 10 * time.Second
 	DefaultHalfCloseTimeout = 30 * time.Second
+
+	maxEventLoops = 256
 )
 
 // Validate reports every bad value in c, each with how to fix it. Zero values
@@ -53,6 +55,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxReplicaLag < 0 {
 		bad("MaxReplicaLag is %d: it is a bound on how far behind a replica may be; use 0 (caught up only) or a positive number", c.MaxReplicaLag)
+	}
+	if c.EventLoops > maxEventLoops {
+		bad("EventLoops is %d: use 0 for one per CPU, at most %d, or a negative value to relay with goroutines", c.EventLoops, maxEventLoops)
 	}
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
 		bad("TLS has no certificate: set Certificates or GetCertificate, or set TLS to nil for plain Bolt")

@@ -40,14 +40,24 @@ type conn struct {
 	epoch   uint64 // route epoch it relays under; 0 before relaying
 	backend *side
 
+	// loop is the event loop that owns the relay, once handed off.
+	loop atomic.Pointer[evloop]
+
 	// span is the connection-setup span (Config.Tracer); nil without one.
 	span trace.Span
 }
 
 // serve runs the connection's stages; it owns c and closes it.
 func (c *conn) serve() {
-	defer c.p.wg.Done()
-	defer c.finish()
+	if c.stages() {
+		c.finish()
+		c.p.wg.Done()
+	}
+}
+
+// stages runs the handshake, the connect and the relay. It reports whether
+// the connection ended here (false: an event loop owns it now and ends it).
+func (c *conn) stages() bool {
 	if c.p.cfg.Tracer != nil {
 		_, c.span = c.p.cfg.Tracer.Start(context.Background(), "proxy.connect",
 			trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(c.accepted),
@@ -55,17 +65,17 @@ func (c *conn) serve() {
 	}
 	if r, err := c.handshake(); err != nil {
 		c.reject(r, err)
-		return
+		return true
 	}
 	b, r, err := c.connect()
 	if err != nil {
 		c.reject(r, err)
-		return
+		return true
 	}
 	if c.span != nil {
 		c.span.End()
 	}
-	c.relay(b)
+	return c.relay(b)
 }
 
 // event adds an event to the setup span, if any.

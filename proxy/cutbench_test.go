@@ -24,6 +24,7 @@ import (
 // gateway process holds only its own 2 descriptors per connection (the
 // 20,000-file cap leaves room for about 9,900 relayed connections). It is
 // opt-in: MGW_CUT_CONNS=9000 go test -run TestCutManyConnections ./proxy/
+// (MGW_CUT_EVENT_LOOPS=-1 for the goroutine relay).
 func TestCutManyConnections(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("MGW_CUT_CONNS"))
 	if n == 0 {
@@ -48,7 +49,8 @@ func TestCutManyConnections(t *testing.T) {
 	}
 	backendAddr := strings.TrimPrefix(next(), "backend ")
 
-	p, err := New(Config{MaxConnections: n + 10}, nil, nil)
+	loops, _ := strconv.Atoi(os.Getenv("MGW_CUT_EVENT_LOOPS")) // -1: goroutine relay
+	p, err := New(Config{MaxConnections: n + 10, EventLoops: loops}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +94,7 @@ func TestCutManyConnections(t *testing.T) {
 		n, took, took/time.Duration(n), cpu)
 	t.Logf("gateway sockets and goroutines of the cut connections gone after %v, using %v of CPU in all (wall time is inflated by the machine's load: %s)",
 		all, allCPU, loadavg())
+	t.Logf("every client reset or shut down %v after the cut began", time.Duration(p.reg.lastNotify.Load()))
 	t.Logf("helper: %s", next())
 	if took > 100*time.Millisecond && !raceEnabled {
 		t.Errorf("fence took %v, want under 100ms", took)
@@ -116,8 +119,8 @@ func TestCutHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	var open atomic.Int64
-	var lastClose atomic.Int64
-	watch := func(c net.Conn) {
+	var lastClose, lastClient atomic.Int64
+	watch := func(c net.Conn, client bool) {
 		open.Add(1)
 		go func() {
 			var b [64]byte
@@ -127,7 +130,11 @@ func TestCutHelperProcess(t *testing.T) {
 				}
 			}
 			c.Close()
-			lastClose.Store(time.Now().UnixNano())
+			now := time.Now().UnixNano()
+			lastClose.Store(now)
+			if client {
+				lastClient.Store(now)
+			}
 			open.Add(-1)
 		}()
 	}
@@ -144,7 +151,7 @@ func TestCutHelperProcess(t *testing.T) {
 					return
 				}
 				c.Write(testVersion)
-				watch(c)
+				watch(c, false)
 			}()
 		}
 	}()
@@ -167,7 +174,7 @@ func TestCutHelperProcess(t *testing.T) {
 					fmt.Println("handshake:", err)
 					os.Exit(1)
 				}
-				watch(c)
+				watch(c, true)
 			}
 		})
 	}
@@ -178,7 +185,7 @@ func TestCutHelperProcess(t *testing.T) {
 	for open.Load() > 0 && time.Since(start) < 30*time.Second {
 		time.Sleep(time.Millisecond)
 	}
-	fmt.Printf("all %d client and backend sockets saw the close %v after the cut began (%d still open)\n",
-		2*n, time.Duration(lastClose.Load()-start.UnixNano()), open.Load())
+	fmt.Printf("all %d client sockets saw the close %v after the cut began, all %d client and backend sockets %v (%d still open)\n",
+		n, time.Duration(lastClient.Load()-start.UnixNano()), 2*n, time.Duration(lastClose.Load()-start.UnixNano()), open.Load())
 	in.Scan()
 }

@@ -33,26 +33,40 @@
 // the route's epoch, and the preamble is forwarded. If the epoch changed
 // during the dial the connection starts over: the client has seen nothing.
 //
-// Relay: two goroutines per connection, one per direction. On plain TCP
-// sockets a direction runs inside one syscall.RawConn.Read for its whole
-// life: the callback takes a pooled 32 KiB buffer, reads and writes until a
-// non-blocking read(2) returns EAGAIN, then returns the buffer and parks in
-// the netpoller. So an idle connection holds no buffer and no pipe: 2
-// descriptors (client and backend) and two parked goroutines. A busy one
-// makes the same system calls per message as Go's splice-based io.Copy
-// (read, write, read-EAGAIN; the last read is kept because a FIN or a reset
-// behind the data is only reported by it), no allocation and no lock. The
-// reads and writes on these non-blocking sockets are raw system calls (a
-// write that finds the socket full parks through RawConn.Write): no
-// scheduler hand-off around them and no sysmon wake-ups to take the P back,
-// about a fifth less CPU per small round trip than Go's Read/Write path. Each
-// write is guarded by the epoch fence (two atomic stores and a load, below)
-// and counted in the byte metrics. Splicing while a bulk transfer flows
-// was measured and left out: on this hardware the buffered copy costs the
-// same CPU per byte as splice and needs no pipe. TLS sides use Read and Write and hold one buffer for
-// the connection's life. A clean end of one direction is passed on as a
-// half-close (FIN, after close_notify on TLS); the other direction then has
-// HalfCloseTimeout of silence before both close. An error closes both.
+// Relay, on Linux, for plain TCP on both sides: once registered, the
+// connection's two sockets leave Go's netpoller for one of EventLoops epoll
+// loops (one per GOMAXPROCS by default; evloop_linux.go), as HAProxy and
+// nginx relay: the loop goroutine waits in epoll_wait and, for each ready
+// socket, reads into the loop's one 32 KiB buffer and writes to the peer
+// socket at once, with raw non-blocking system calls. A round trip costs two
+// reads, two writes and a share of an epoll_wait; no goroutine is woken,
+// parked or handed between threads, which is where two goroutines per
+// connection spent their CPU at high concurrency (1.5x HAProxy's CPU per
+// round trip at 64 connections; the loops are at HAProxy's). An idle
+// connection holds no goroutine, no buffer and no pipe: 2 descriptors and
+// about 2 KiB of memory. Sockets are registered edge-triggered once; bytes a
+// peer does not take are kept (a pooled buffer) and the other socket is not
+// read until they are written, so a slow reader applies TCP backpressure
+// instead of growing memory. A short read ends the reading without a second
+// read to see EAGAIN: Linux signals every arrival of data or FIN with a new
+// edge. A loop serves at most 8 full buffers from one socket before the
+// others (fairness under bulk transfers).
+//
+// Relay otherwise (TLS on either side, another platform, or EventLoops -1):
+// two goroutines per connection, one per direction. On plain TCP a direction
+// runs inside one syscall.RawConn.Read for its whole life: the callback takes
+// a pooled 32 KiB buffer, reads and writes until a non-blocking read(2)
+// returns EAGAIN, then returns the buffer and parks in the netpoller, so an
+// idle connection holds no buffer (two parked goroutines, about 12 KiB). TLS
+// sides use Read and Write and hold one buffer for the connection's life.
+// Splicing while a bulk transfer flows was measured and left out: the
+// buffered copy costs the same CPU per byte as splice and needs no pipe.
+//
+// Either way each write is guarded by the epoch fence (two atomic stores and
+// a load, below) and counted in the byte metrics. A clean end of one
+// direction is passed on as a half-close (FIN, after close_notify on TLS);
+// the other direction then has HalfCloseTimeout of silence before both
+// close. An error closes both.
 //
 // # Guarantees and invariants
 //
@@ -78,26 +92,30 @@
 //     sees the other), and shuts down the socket of any write in flight,
 //     which also ends a write blocked on a peer that does not read. Then, on
 //     a background worker that Close and Drain wait for, the client sockets
-//     of the cut connections are reset first, all of them, from GOMAXPROCS
-//     workers working on the raw descriptors: connect(2) with AF_UNSPEC
-//     sends the RST and wakes the relay goroutine without closing the
-//     descriptor (about 10 µs of CPU each, most of it the kernel's loopback
-//     delivery to the peer). So the clients learn of the cut after 9,000
-//     such calls, not after 18,000 closes (each about 50 µs with the epoll
-//     removal and the RST). Then the backend sides' goroutines are woken
-//     with a past read deadline (no system call); the woken goroutines wait
-//     until every victim was woken, so that they do not compete with the
-//     resets, and close both sockets, the backend with a reset. Measured
-//     with 9,000 idle connections on the shared 2-core machine (load 6-13):
-//     clients all closed 0.17-0.54 s after the trigger, against 0.8-1.2 s
-//     when every socket was closed in one pass; the whole teardown, backend
-//     sockets included, ends about 1.2-1.4 s after. Nothing waits for a
-//     goroutine to let go of a descriptor, as Go's Close does, which would
-//     serialise a mass cut. A
+//     of the cut connections are reset first, all of them: each event loop
+//     resets its own connections' clients (so the readiness the resets
+//     raise does not wake it thousands of times), and GOMAXPROCS workers
+//     reset the goroutine-relayed ones. connect(2) with AF_UNSPEC sends the
+//     RST without closing the descriptor (about 13 µs of CPU each here, most
+//     of it the kernel's loopback delivery to the peer), so the clients learn
+//     of the cut after 9,000 such calls, not after 18,000 closes. Only then
+//     are the sockets closed, the backend's with a reset: the loops close
+//     theirs in batches of 256 with events served in between (cleanup must
+//     not take the CPU from clients reconnecting under the new epoch), and
+//     relay goroutines, woken with a past read deadline, close theirs.
+//     Nothing waits for a goroutine to let go of a descriptor, as Go's Close
+//     does, which would serialise a mass cut. Measured with 9,000 idle
+//     connections through the event loops on the shared 2-core machine,
+//     load generator included: every client saw its reset 89-167 ms after
+//     the route change (bench/README.md). A
 //     connection that registers while a route change is installing sees the
 //     new epoch and starts over; this is checked under the registry lock
 //     that the cut scans, so none slips between the two.
-//   - An idle plain-TCP relayed connection holds no buffer and no pipe.
+//   - An idle plain-TCP relayed connection holds no buffer and no pipe (and,
+//     in an event loop, no goroutine).
+//   - Only its loop reads, writes or closes a loop-owned socket; others
+//     (cut, Drain) only reset or shut it down, under a lock the loop's close
+//     also takes, so no descriptor is used after it was closed and reused.
 //   - Every refusal is counted by reason (metrics and Stats) and logged at
 //     debug level; warnings are rate-limited per reason (one per 10 s, with
 //     the count suppressed), never one line per connection.

@@ -319,3 +319,14 @@ func settleGoroutines(t testing.TB, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// eachRelay runs f with each relay: the event loops (Config.EventLoops 0;
+// Linux only, goroutines elsewhere) and goroutines per connection (-1).
+func eachRelay(t *testing.T, f func(t *testing.T, loops int)) {
+	for _, m := range []struct {
+		name  string
+		loops int
+	}{{"loops", 0}, {"goroutines", -1}} {
+		t.Run(m.name, func(t *testing.T) { f(t, m.loops) })
+	}
+}

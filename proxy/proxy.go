@@ -24,6 +24,7 @@ type Proxy struct {
 	reg    *registry
 	dialFn func(ctx context.Context, network, addr string) (net.Conn, error)
 	bufs   sync.Pool // *buffer
+	loops  loopSet   // event loops of relayed plain-TCP connections
 
 	routeMu sync.Mutex // serialises SetRoute and UpdateReplicas
 	table   atomic.Pointer[routeTable]
@@ -78,6 +79,7 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Proxy, error)
 	}
 	p.table.Store(&routeTable{routing: true, changed: make(chan struct{})})
 	p.reg = newRegistry(&p.table, &p.draining)
+	p.reg.kick, p.reg.notifyLoops = p.kickLoops, p.notifyLoops
 	p.stopCtx, p.stopFn = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -235,6 +237,7 @@ func (p *Proxy) Drain(ctx context.Context) error {
 			p.m.addCut(n)
 			p.bg.Wait()
 			p.wg.Wait()
+			p.stopLoops()
 			p.log.Info("drain deadline: closed the remaining connections", zap.Int("closed", n))
 			return fmt.Errorf("proxy: drain: closed %d relayed connections at the deadline: %w", n, ctx.Err())
 		case <-tick.C:
@@ -242,6 +245,7 @@ func (p *Proxy) Drain(ctx context.Context) error {
 	}
 	p.bg.Wait()
 	p.wg.Wait()
+	p.stopLoops()
 	return nil
 }
 
@@ -252,6 +256,7 @@ func (p *Proxy) Close() error {
 	p.m.addCut(p.reg.cutAll())
 	p.bg.Wait()
 	p.wg.Wait()
+	p.stopLoops()
 	return nil
 }
 

@@ -27,13 +27,18 @@ var (
 // before it scans the shards, so a connection is either seen by the scan or
 // refuses to relay (it cannot slip between the two).
 type registry struct {
-	table    *atomic.Pointer[routeTable]
-	draining *atomic.Bool
-	next     atomic.Uint32
+	kick        func() // after a cut's gate opened: the event loops reap
+	notifyLoops func(v []victim, shutdown bool) (rest []victim, wait func())
+	table       *atomic.Pointer[routeTable]
+	draining    *atomic.Bool
+	next        atomic.Uint32
 	// lastFence is how long the last cut took to fence its connections
 	// (collect included), for logs and tests.
 	lastFence atomic.Int64
-	shards    [regShards]regShard
+	// lastNotify is how long the last cut took until every peer was told
+	// (the gate opened), fence included.
+	lastNotify atomic.Int64
+	shards     [regShards]regShard
 }
 
 type regShard struct {
@@ -154,26 +159,30 @@ func (r *registry) cut(match func(epoch uint64) bool, shutdown bool) (n int, fin
 	}
 	r.lastFence.Store(int64(time.Since(start)))
 	return n, func() {
+		rest, loopsDone := r.notifyLoops(v, shutdown)
 		if shutdown {
-			forParallel(v, func(x victim) { x.client.cut() })
-			forParallel(v, func(x victim) {
+			forParallel(rest, func(x victim) { x.client.cut() })
+			forParallel(rest, func(x victim) {
 				if x.backend != nil {
 					x.backend.cut()
 				}
 			})
 		} else {
-			forParallel(v, func(x victim) {
+			forParallel(rest, func(x victim) {
 				if !x.client.reset() {
 					x.client.wake()
 				}
 			})
-			for _, x := range v {
+			for _, x := range rest {
 				if x.backend != nil {
 					x.backend.wake()
 				}
 			}
 		}
+		loopsDone()
+		r.lastNotify.Store(int64(time.Since(start)))
 		close(gate)
+		r.kick()
 	}
 }
 
@@ -255,4 +264,19 @@ func (r *registry) len() int {
 		s.mu.Unlock()
 	}
 	return n
+}
+
+// notifyVictim tells a cut connection's peers: the client is reset (or,
+// with shutdown, both sockets are shut down both ways).
+func notifyVictim(x victim, shutdown bool) {
+	if shutdown {
+		x.client.cut()
+		if x.backend != nil {
+			x.backend.cut()
+		}
+		return
+	}
+	if !x.client.reset() {
+		x.client.wake()
+	}
 }

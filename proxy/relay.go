@@ -44,13 +44,19 @@ type pipe struct {
 // relay copies both ways until both directions end or the connection is cut.
 // The calling goroutine copies client to server; a second one copies server
 // to client and is waited for before both sockets are closed.
-func (c *conn) relay(b *side) {
+//
+// It reports false when it handed the connection to an event loop instead
+// (see handoff), which then ends it: the caller must not finish it.
+func (c *conn) relay(b *side) bool {
 	p := c.p
 	p.m.nRelayed.Add(1)
-	defer p.m.nRelayed.Add(-1)
 	if c.client.tcp != nil {
 		setKeepAlive(c.client.tcp, p.cfg.KeepAlive)
 	}
+	if c.handoff(b) {
+		return false
+	}
+	defer p.m.nRelayed.Add(-1)
 	c.client.enableRaw()
 	b.enableRaw()
 	up := &pipe{p: p, c: c, src: c.client, dst: b, writing: &c.writing[0], bytes: p.m.bytesUp}
@@ -65,6 +71,7 @@ func (c *conn) relay(b *side) {
 	<-done
 	b.close()
 	c.client.close()
+	return true
 }
 
 func (d *pipe) runAsync(done chan<- struct{}) {

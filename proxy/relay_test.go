@@ -18,9 +18,11 @@ func payload(n int, seed uint64) []byte {
 	return b
 }
 
-func TestRelayBothWays(t *testing.T) {
+func TestRelayBothWays(t *testing.T) { eachRelay(t, testRelayBothWays) }
+
+func testRelayBothWays(t *testing.T, loops int) {
 	be := newFakeBackend(t, "m1")
-	tp := newTestProxy(t, Config{})
+	tp := newTestProxy(t, Config{EventLoops: loops})
 	tp.SetRoute(serving(1, be))
 
 	tests := []struct {
@@ -52,9 +54,11 @@ func TestRelayBothWays(t *testing.T) {
 
 // TestRelayPipelined writes and reads concurrently on many connections, so
 // both directions are busy at once and buffers cycle through the pool.
-func TestRelayPipelined(t *testing.T) {
+func TestRelayPipelined(t *testing.T) { eachRelay(t, testRelayPipelined) }
+
+func testRelayPipelined(t *testing.T, loops int) {
 	be := newFakeBackend(t, "m1")
-	tp := newTestProxy(t, Config{})
+	tp := newTestProxy(t, Config{EventLoops: loops})
 	tp.SetRoute(serving(1, be))
 	const conns, size = 8, 512 << 10
 	errc := make(chan error, conns)
@@ -89,10 +93,12 @@ func TestRelayPipelined(t *testing.T) {
 	}
 }
 
-func TestHalfClose(t *testing.T) {
+func TestHalfClose(t *testing.T) { eachRelay(t, testHalfClose) }
+
+func testHalfClose(t *testing.T, loops int) {
 	t.Run("client FIN reaches the backend, the answer still flows back", func(t *testing.T) {
 		be := newFakeBackend(t, "m1")
-		tp := newTestProxy(t, Config{})
+		tp := newTestProxy(t, Config{EventLoops: loops})
 		tp.SetRoute(serving(1, be))
 		c := dialBolt(t, tp.addr())
 		msg := payload(100<<10, 7)
@@ -110,7 +116,7 @@ func TestHalfClose(t *testing.T) {
 	t.Run("a silent peer after a half-close is closed after HalfCloseTimeout", func(t *testing.T) {
 		be := newFakeBackend(t, "m1")
 		be.keepOnEOF = true
-		tp := newTestProxy(t, Config{HalfCloseTimeout: 100 * time.Millisecond})
+		tp := newTestProxy(t, Config{EventLoops: loops, HalfCloseTimeout: 100 * time.Millisecond})
 		tp.SetRoute(serving(1, be))
 		c := dialBolt(t, tp.addr())
 		start := time.Now()
@@ -123,7 +129,7 @@ func TestHalfClose(t *testing.T) {
 	})
 	t.Run("backend close reaches the client", func(t *testing.T) {
 		be := newFakeBackend(t, "m1")
-		tp := newTestProxy(t, Config{})
+		tp := newTestProxy(t, Config{EventLoops: loops})
 		tp.SetRoute(serving(1, be))
 		c := dialBolt(t, tp.addr())
 		eventually(t, 5*time.Second, "backend conn", func() bool { return be.open() == 1 })

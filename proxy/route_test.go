@@ -91,9 +91,11 @@ func TestHold(t *testing.T) {
 	})
 }
 
-func TestEpochs(t *testing.T) {
+func TestEpochs(t *testing.T) { eachRelay(t, testEpochs) }
+
+func testEpochs(t *testing.T, loops int) {
 	be := newFakeBackend(t, "m1")
-	tp := newTestProxy(t, Config{})
+	tp := newTestProxy(t, Config{EventLoops: loops})
 	if !tp.SetRoute(serving(5, be)) {
 		t.Fatal("first route refused")
 	}
@@ -141,9 +143,11 @@ func TestEpochs(t *testing.T) {
 // TestFailoverCutsThenHolds follows failover steps 4 and 7: the failover
 // route cuts every connection to the old MAIN and holds new ones, which the
 // next serving route releases to the new MAIN.
-func TestFailoverCutsThenHolds(t *testing.T) {
+func TestFailoverCutsThenHolds(t *testing.T) { eachRelay(t, testFailoverCutsThenHolds) }
+
+func testFailoverCutsThenHolds(t *testing.T, loops int) {
 	m1, m2 := newFakeBackend(t, "m1"), newFakeBackend(t, "m2")
-	tp := newTestProxy(t, Config{})
+	tp := newTestProxy(t, Config{EventLoops: loops})
 	tp.SetRoute(serving(1, m1))
 	old := dialBolt(t, tp.addr())
 	eventually(t, 5*time.Second, "m1 conn", func() bool { return m1.open() == 1 })
@@ -324,7 +328,9 @@ func TestReadOnly(t *testing.T) {
 // TestFenceBlockedWriters: a relay blocked writing to a peer that does not
 // read (either direction) must not delay SetRoute, and nothing may be
 // written for the old epoch once SetRoute returned.
-func TestFenceBlockedWriters(t *testing.T) {
+func TestFenceBlockedWriters(t *testing.T) { eachRelay(t, testFenceBlockedWriters) }
+
+func testFenceBlockedWriters(t *testing.T, loops int) {
 	tests := []struct {
 		name string
 		dir  int // 0: client floods a backend that does not read; 1: backend floods a client that does not read
@@ -365,7 +371,7 @@ func TestFenceBlockedWriters(t *testing.T) {
 				}
 				<-stall // never reads the flood
 			}()
-			tp := newTestProxy(t, Config{})
+			tp := newTestProxy(t, Config{EventLoops: loops})
 			tp.SetRoute(Route{Epoch: 1, Phase: PhaseServing, Main: Backend{Name: "m", Addr: ln.Addr().String()}})
 			c := dialBolt(t, tp.addr())
 			if tt.dir == 0 {
@@ -378,34 +384,52 @@ func TestFenceBlockedWriters(t *testing.T) {
 					}
 				}()
 			}
-			// Wait until the relay is stuck in its write.
-			var stuck *conn
-			eventually(t, 10*time.Second, "a blocked writer", func() bool {
+			m := tp.Proxy.m.bytesUp
+			if tt.dir == 1 {
+				m = tp.Proxy.m.bytesDown
+			}
+			var relayed *conn
+			eventually(t, 10*time.Second, "a relayed connection", func() bool {
 				for i := range tp.Proxy.reg.shards {
 					s := &tp.Proxy.reg.shards[i]
 					s.mu.Lock()
 					for x := range s.conns {
-						if x.writing[tt.dir].Load() {
-							stuck = x
+						if x.epoch == 1 {
+							relayed = x
 						}
 					}
 					s.mu.Unlock()
 				}
-				return stuck != nil
+				return relayed != nil
 			})
-			time.Sleep(50 * time.Millisecond) // well blocked
+			// Bytes flow only once the relay runs (in a loop or not).
+			eventually(t, 10*time.Second, "bytes relayed", func() bool { return counterValue(m) > 0 })
+			owned := relayed.client.isOwned()
+			if owned {
+				// An event loop never blocks in a write: the flooded
+				// direction is stuck once the peer's socket is full and
+				// the rest waits in the loop, the source no longer read.
+				last := -1.0
+				eventually(t, 10*time.Second, "the flood to stall", func() bool {
+					v := counterValue(m)
+					stalled := v > 0 && v == last
+					last = v
+					time.Sleep(100 * time.Millisecond)
+					return stalled
+				})
+			} else {
+				// Wait until the relay goroutine is stuck in its write.
+				eventually(t, 10*time.Second, "a blocked writer", func() bool { return relayed.writing[tt.dir].Load() })
+				time.Sleep(50 * time.Millisecond) // well blocked
+			}
 			start := time.Now()
 			tp.SetRoute(Route{Epoch: 2, Phase: PhaseFailover})
 			if d := time.Since(start); d > time.Second {
 				t.Fatalf("SetRoute took %v with a blocked writer", d)
 			}
-			// The blocked write was ended by the fence; its goroutine lowers
+			// A blocked write was ended by the fence; its goroutine lowers
 			// the flag when it runs. From then on, nothing moves.
-			eventually(t, 5*time.Second, "the blocked write to end", func() bool { return !stuck.writing[tt.dir].Load() })
-			m := tp.Proxy.m.bytesUp
-			if tt.dir == 1 {
-				m = tp.Proxy.m.bytesDown
-			}
+			eventually(t, 5*time.Second, "the blocked write to end", func() bool { return !relayed.writing[tt.dir].Load() })
 			before := counterValue(m)
 			time.Sleep(100 * time.Millisecond)
 			if after := counterValue(m); after != before {

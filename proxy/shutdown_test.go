@@ -9,10 +9,12 @@ import (
 	"time"
 )
 
-func TestDrain(t *testing.T) {
+func TestDrain(t *testing.T) { eachRelay(t, testDrain) }
+
+func testDrain(t *testing.T, loops int) {
 	t.Run("in-flight exchange finishes, then Drain returns", func(t *testing.T) {
 		be := newFakeBackend(t, "m1")
-		tp := newTestProxy(t, Config{}, RoleReadWrite, RoleReadOnly)
+		tp := newTestProxy(t, Config{EventLoops: loops}, RoleReadWrite, RoleReadOnly)
 		tp.SetRoute(serving(1, be))
 		busy := dialBolt(t, tp.addr())
 		pending := dialRaw(t, tp.addr())           // still handshaking: closed by Drain
@@ -62,7 +64,7 @@ func TestDrain(t *testing.T) {
 	})
 	t.Run("leftovers are closed at the deadline", func(t *testing.T) {
 		be := newFakeBackend(t, "m1")
-		tp := newTestProxy(t, Config{})
+		tp := newTestProxy(t, Config{EventLoops: loops})
 		tp.SetRoute(serving(1, be))
 		idle := []net.Conn{dialBolt(t, tp.addr()), dialBolt(t, tp.addr())}
 		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
@@ -86,12 +88,14 @@ func TestDrain(t *testing.T) {
 
 // TestCloseLeavesNoGoroutines opens connections in every stage, closes the
 // proxy and checks that every goroutine it started has ended.
-func TestCloseLeavesNoGoroutines(t *testing.T) {
+func TestCloseLeavesNoGoroutines(t *testing.T) { eachRelay(t, testCloseLeavesNoGoroutines) }
+
+func testCloseLeavesNoGoroutines(t *testing.T, loops int) {
 	be := newFakeBackend(t, "m1")
 	be.keepOnEOF = true // the half-closed connection stays half-closed
 	baseline := runtime.NumGoroutine()
 
-	tp := newTestProxy(t, Config{ProxyProtocol: false}, RoleReadWrite, RoleReadOnly)
+	tp := newTestProxy(t, Config{EventLoops: loops, ProxyProtocol: false}, RoleReadWrite, RoleReadOnly)
 	tp.SetRoute(serving(1, be))
 	var clients []net.Conn
 	for range 20 {

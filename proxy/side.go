@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/tls"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -19,10 +20,17 @@ type side struct {
 	// wasReset is set once reset succeeded: the socket is closed on the
 	// wire already, so abort need not ask for a reset again.
 	wasReset atomic.Bool
+
+	// Set once an event loop owns the socket (evloop_linux.go): ofd is the
+	// descriptor (-1 once the loop closed it) and base is closed. omu
+	// guards both against the loop's close.
+	omu   sync.Mutex
+	ofd   int
+	owned bool
 }
 
 func newSide(c net.Conn) *side {
-	s := &side{base: c, conn: c}
+	s := &side{base: c, conn: c, ofd: -1}
 	s.tcp, _ = c.(*net.TCPConn)
 	if sc, ok := c.(syscall.Conn); ok {
 		s.ctl, _ = sc.SyscallConn()
@@ -37,6 +45,9 @@ func newSide(c net.Conn) *side {
 // net.Conn.Close cannot be used here: it waits until every goroutine using
 // the descriptor has let go of it, which serialises a mass cut on wake-ups.
 func (s *side) cut() {
+	if s.ownedDo(ownedShutdown) {
+		return
+	}
 	if s.ctl == nil || !shutdownRaw(s.ctl) {
 		_ = s.base.Close()
 	}
@@ -49,6 +60,13 @@ func (s *side) cut() {
 // reports false if the socket could not be reset (no socket, or closed
 // already); the caller then wakes the goroutines another way.
 func (s *side) reset() bool {
+	ok := false
+	if s.ownedDo(func(fd int) { ok = ownedReset(fd) }) {
+		if ok {
+			s.wasReset.Store(true)
+		}
+		return ok
+	}
 	if s.ctl == nil || !resetRaw(s.ctl) {
 		return false
 	}
@@ -71,13 +89,23 @@ func (s *side) enableRaw() {
 // with a timeout, without a system call: the netpoller's deadline fires. It
 // is used to tear down cut relays; the relay never moves its read deadline
 // back once the connection is cut (see pipe.extendHalfClose).
-func (s *side) wake() { _ = s.base.SetReadDeadline(time.Unix(1, 0)) }
+// A loop-owned socket needs no wake-up: the cut kicks the loops.
+func (s *side) wake() {
+	if !s.isOwned() {
+		_ = s.base.SetReadDeadline(time.Unix(1, 0))
+	}
+}
 
 // abort closes the socket with a reset: unsent data is discarded,
 // no TIME_WAIT is left, and the peer learns at once. Safe to call from any
 // goroutine and more than once; TLS is bypassed (no close_notify that could
 // block).
+//
+// A loop-owned socket is closed by its loop only (closeOwned).
 func (s *side) abort() {
+	if s.isOwned() {
+		return
+	}
 	if s.tcp != nil && !s.wasReset.Load() {
 		_ = s.tcp.SetLinger(0)
 	}
@@ -86,7 +114,11 @@ func (s *side) abort() {
 
 // close closes the socket normally. TLS is bypassed: its close_notify was
 // sent by closeWrite if the stream ended cleanly.
-func (s *side) close() { _ = s.base.Close() }
+func (s *side) close() {
+	if !s.isOwned() {
+		_ = s.base.Close()
+	}
+}
 
 // closeWrite ends the stream towards the peer (FIN, after close_notify for
 // TLS) while still reading from it.
@@ -104,3 +136,19 @@ func (s *side) closeWrite() {
 	}
 	_ = s.base.Close()
 }
+
+// ownedDo runs f on the loop-owned descriptor and reports whether the side
+// is loop-owned; f is not run once the loop closed the descriptor.
+func (s *side) ownedDo(f func(fd int)) bool {
+	s.omu.Lock()
+	defer s.omu.Unlock()
+	if !s.owned {
+		return false
+	}
+	if s.ofd >= 0 {
+		f(s.ofd)
+	}
+	return true
+}
+
+func (s *side) isOwned() bool { return s.ownedDo(func(int) {}) }

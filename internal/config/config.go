@@ -87,6 +87,11 @@ type Config struct {
 	// MaxHeld caps connections held at once during a failover
 	// (GATEWAY_MAX_HELD). 0 (default): MaxConnections.
 	MaxHeld int
+	// RelayLoops is the number of epoll loops that relay plain-TCP
+	// connections on Linux (GATEWAY_RELAY_LOOPS). 0 (default): one per CPU
+	// (GOMAXPROCS); -1: two goroutines per connection instead, as TLS
+	// connections and other platforms always are.
+	RelayLoops int
 
 	// DrainTimeout is how long shutdown waits for relayed connections to end
 	// before closing them (GATEWAY_DRAIN_TIMEOUT, default 30s, > 0).
@@ -322,6 +327,9 @@ func (c Config) Validate() error {
 	case c.MaxHeld > c.MaxConnections && c.MaxConnections >= 1:
 		bad("GATEWAY_MAX_HELD=%d: exceeds GATEWAY_MAX_CONNECTIONS=%d; set at most %d, or 0 for the same as GATEWAY_MAX_CONNECTIONS", c.MaxHeld, c.MaxConnections, c.MaxConnections)
 	}
+	if c.RelayLoops < -1 || c.RelayLoops > 256 {
+		bad("GATEWAY_RELAY_LOOPS=%d: is out of range; set 0 for one loop per CPU, a number of loops up to 256, or -1 to relay with goroutines", c.RelayLoops)
+	}
 	if c.MaxReplicaLag < 0 {
 		bad("GATEWAY_MAX_REPLICA_LAG=%d: is negative; set how many transactions a replica may lag, such as 100, or 0 for caught-up replicas only", c.MaxReplicaLag)
 	}
@@ -483,6 +491,7 @@ func (c Config) ProxyConfig(clientTLS, backendTLS *tls.Config) proxy.Config {
 		HoldTimeout:         off(c.HoldTimeout),
 		HalfCloseTimeout:    off(c.HalfCloseTimeout),
 		MaxHeld:             c.MaxHeld,
+		EventLoops:          c.RelayLoops,
 		MaxReplicaLag:       c.MaxReplicaLag,
 		ReadFromMain:        c.ReadFromMain,
 		TLS:                 clientTLS,

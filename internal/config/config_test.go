@@ -228,6 +228,8 @@ func TestLoadBad(t *testing.T) {
 			[]string{"GATEWAY_CONN_BURST_PER_IP=5: has no effect while GATEWAY_CONN_RATE_PER_IP is 0"}},
 		{"held above max", []string{main, "GATEWAY_MAX_HELD=1001"}, nil, []string{"GATEWAY_MAX_HELD=1001: exceeds GATEWAY_MAX_CONNECTIONS=1000"}},
 		{"negative held", []string{main, "GATEWAY_MAX_HELD=-1"}, nil, []string{"GATEWAY_MAX_HELD=-1: is negative"}},
+		{"relay loops below -1", []string{main, "GATEWAY_RELAY_LOOPS=-2"}, nil, []string{"GATEWAY_RELAY_LOOPS=-2: is out of range; set 0 for one loop per CPU"}},
+		{"too many relay loops", []string{main, "GATEWAY_RELAY_LOOPS=1000"}, nil, []string{"GATEWAY_RELAY_LOOPS=1000: is out of range"}},
 		{"negative lag", []string{main, "GATEWAY_MAX_REPLICA_LAG=-5"}, nil, []string{"GATEWAY_MAX_REPLICA_LAG=-5: is negative"}},
 
 		{"zero dial timeout", []string{main, "GATEWAY_TIMEOUT=0s"}, nil,
@@ -480,12 +482,12 @@ func TestCheckRoute(t *testing.T) {
 func TestProxyConfig(t *testing.T) {
 	c := Default()
 	c.MaxConnectionsPerIP, c.ConnRatePerIP, c.ConnBurstPerIP, c.MaxHeld = 5, 1.5, 3, 7
-	c.MaxReplicaLag, c.ReadFromMain, c.ProxyProtocol = 9, true, true
+	c.MaxReplicaLag, c.ReadFromMain, c.ProxyProtocol, c.RelayLoops = 9, true, true, 3
 	got := c.ProxyConfig(nil, nil)
 	want := proxy.Config{
 		MaxConnections: 1000, MaxConnectionsPerIP: 5, ConnRatePerIP: 1.5, ConnBurstPerIP: 3,
 		HandshakeTimeout: 10 * time.Second, DialTimeout: 30 * time.Second, KeepAlive: 60 * time.Second,
-		HoldTimeout: 10 * time.Second, HalfCloseTimeout: 30 * time.Second, MaxHeld: 7, MaxReplicaLag: 9, ReadFromMain: true, ProxyProtocol: true,
+		HoldTimeout: 10 * time.Second, HalfCloseTimeout: 30 * time.Second, MaxHeld: 7, MaxReplicaLag: 9, ReadFromMain: true, ProxyProtocol: true, EventLoops: 3,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ProxyConfig\n got %+v\nwant %+v", got, want)

@@ -1,0 +1,648 @@
+//go:build linux
+
+package proxy
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"go.uber.org/zap"
+)
+
+// Event-loop relay. Once a plain-TCP connection is relaying, both of its
+// sockets leave Go's netpoller for one of a few epoll loops (Config.
+// EventLoops, one per GOMAXPROCS by default), as in HAProxy or nginx: a loop
+// goroutine waits in epoll_wait and, for each ready socket, reads into the
+// loop's one buffer and writes to the peer socket at once. A round trip then
+// costs two reads, two writes and a share of an epoll_wait, with no goroutine
+// woken, parked or handed between threads, and an idle connection holds no
+// goroutine and no buffer: a few hundred bytes of Go memory.
+//
+// Invariants:
+//   - Only the loop reads, writes and closes a loop-owned socket. Other
+//     goroutines (the cut, fenceWriters, Drain) only reset or shut it down,
+//     under side.mu, which the loop also holds to close it: a descriptor is
+//     never used after it was closed (and possibly reused).
+//   - Every write goes through enterWrite, exactly as in the goroutine relay:
+//     the epoch fence is the same.
+//   - Sockets are registered edge-triggered (EPOLLIN|EPOLLOUT|EPOLLRDHUP|
+//     EPOLLET) once and never modified. A direction whose peer still has
+//     unsent bytes (pending) is not read; its readiness is remembered
+//     (canRead) and the read resumes once the peer has taken the bytes.
+//   - A short read ends the reading unless the event also reported a peer
+//     half-close or an error (then reading goes on to EOF): Linux signals
+//     every new arrival of data or FIN with a new edge, so no extra read is
+//     needed to learn that the socket is empty.
+//   - A cut connection is left alone until its gate opens (the cut resets
+//     the clients first); the cut then kicks every loop, which closes the
+//     cut connections' sockets.
+
+// maxReadsPerEvent bounds how many full buffers one socket may relay before
+// the loop serves the others (fairness under bulk transfers).
+const maxReadsPerEvent = 8
+
+// loopSet is the proxy's event loops, started on first use.
+type loopSet struct {
+	mu    sync.Mutex
+	tried bool
+	ready atomic.Pointer[[]*evloop] // set once started
+	next  atomic.Uint32
+}
+
+// evloop is one epoll loop and the connections it owns.
+type evloop struct {
+	p      *Proxy
+	epfd   int
+	wakefd int // eventfd: new connections, cuts, stop
+
+	mu      sync.Mutex
+	inbox   []*relayConn
+	jobs    []cutJob
+	kicked  bool // a cut's gate opened: scan for cut connections
+	stop    bool
+	stopped chan struct{}
+
+	// Owned by the loop goroutine.
+	buf    []byte
+	byFd   []*relayEnd // indexed by descriptor
+	conns  map[*relayConn]struct{}
+	again  []*relayEnd  // sockets with more to read (maxReadsPerEvent)
+	reap   []*relayConn // cut connections to close, a batch per round
+	halfHC map[*relayConn]struct{}
+	nextHC time.Time // earliest half-close deadline among halfHC
+}
+
+// relayConn is a relayed connection owned by a loop.
+type relayConn struct {
+	c        *conn
+	ends     [2]relayEnd // client, backend
+	deadline time.Time   // half-close deadline (zero: none)
+	done     bool
+	// queuedReap: in loop.reap, closed in a later batch.
+	queuedReap bool
+}
+
+// relayEnd is one socket of a relayConn.
+type relayEnd struct {
+	rc      *relayConn
+	s       *side
+	fd      int
+	peer    *relayEnd
+	writing *atomic.Bool // raised around writes to this socket
+	bytes   func(float64)
+
+	canRead  bool    // readiness not yet consumed
+	hup      bool    // a half-close or error was reported: read to the end
+	readDone bool    // EOF read: the direction from this socket ended
+	pending  []byte  // bytes read from the peer, not yet written here
+	pendBuf  *buffer // backing of pending
+	queued   bool    // in loop.again
+}
+
+// handoff moves a relaying connection's sockets to an event loop and reports
+// whether it did; then the loop ends the connection (c.finish, wg.Done). It
+// declines (false, nothing changed) when the loops are off or cannot start,
+// or when either side is not plain TCP; the caller relays with goroutines.
+func (c *conn) handoff(b *side) bool {
+	p := c.p
+	if p.cfg.EventLoops < 0 || !c.client.plainTCP() || !b.plainTCP() {
+		return false
+	}
+	l := p.loopsFor()
+	if l == nil {
+		return false
+	}
+	cfd, err := c.client.dupFd()
+	if err != nil {
+		return false
+	}
+	bfd, err := b.dupFd()
+	if err != nil {
+		_ = syscall.Close(cfd)
+		return false
+	}
+	c.client.own(cfd)
+	b.own(bfd)
+	rc := &relayConn{c: c}
+	rc.ends[0] = relayEnd{rc: rc, s: c.client, fd: cfd, writing: &c.writing[1], bytes: p.m.bytesUp.Add}
+	rc.ends[1] = relayEnd{rc: rc, s: b, fd: bfd, writing: &c.writing[0], bytes: p.m.bytesDown.Add}
+	rc.ends[0].peer, rc.ends[1].peer = &rc.ends[1], &rc.ends[0]
+	c.loop.Store(l)
+	l.add(rc)
+	return true
+}
+
+// loopsFor returns the loop for a new connection, starting the loops on
+// first use; nil if they cannot run.
+func (p *Proxy) loopsFor() *evloop {
+	loops := p.loops.ready.Load()
+	if loops == nil {
+		loops = p.startLoops()
+		if loops == nil {
+			return nil
+		}
+	}
+	ls := *loops
+	return ls[p.loops.next.Add(1)%uint32(len(ls))]
+}
+
+func (p *Proxy) startLoops() *[]*evloop {
+	ls := &p.loops
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.tried {
+		return ls.ready.Load()
+	}
+	ls.tried = true
+	n := p.cfg.EventLoops
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	var loops []*evloop
+	for range n {
+		l, err := newEvloop(p)
+		if err != nil {
+			for _, l := range loops {
+				l.shutdown()
+			}
+			p.log.Warn("event loops unavailable: relaying with goroutines", zap.Error(err))
+			return nil
+		}
+		loops = append(loops, l)
+	}
+	ls.ready.Store(&loops)
+	return &loops
+}
+
+// startedLoops returns the loops if they were started.
+func (p *Proxy) startedLoops() []*evloop {
+	if l := p.loops.ready.Load(); l != nil {
+		return *l
+	}
+	return nil
+}
+
+// kickLoops makes every loop close its cut connections whose gate is open.
+func (p *Proxy) kickLoops() {
+	for _, l := range p.startedLoops() {
+		l.mu.Lock()
+		l.kicked = true
+		l.mu.Unlock()
+		l.wake()
+	}
+}
+
+// stopLoops ends the loops; every connection must have ended. Loops are
+// not started any more.
+func (p *Proxy) stopLoops() {
+	p.loops.mu.Lock()
+	p.loops.tried = true
+	p.loops.mu.Unlock()
+	for _, l := range p.startedLoops() {
+		l.shutdown()
+	}
+}
+
+func newEvloop(p *Proxy) (*evloop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: epoll_create1: %w", err)
+	}
+	wfd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if e != 0 {
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("proxy: eventfd: %w", e)
+	}
+	l := &evloop{p: p, epfd: epfd, wakefd: int(wfd), stopped: make(chan struct{}),
+		buf: make([]byte, bufSize), conns: map[*relayConn]struct{}{}, halfHC: map[*relayConn]struct{}{}}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wakefd)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wakefd, &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(l.wakefd)
+		return nil, fmt.Errorf("proxy: epoll_ctl eventfd: %w", err)
+	}
+	go l.run()
+	return l, nil
+}
+
+func (l *evloop) add(rc *relayConn) {
+	l.mu.Lock()
+	l.inbox = append(l.inbox, rc)
+	l.mu.Unlock()
+	l.wake()
+}
+
+func (l *evloop) wake() {
+	one := uint64(1)
+	_, _, _ = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(l.wakefd), uintptr(unsafe.Pointer(&one)), 8)
+}
+
+func (l *evloop) shutdown() {
+	l.mu.Lock()
+	first := !l.stop
+	l.stop = true
+	l.mu.Unlock()
+	if first {
+		l.wake()
+	}
+	<-l.stopped
+}
+
+// run is the loop goroutine.
+func (l *evloop) run() {
+	defer func() {
+		syscall.Close(l.epfd)
+		syscall.Close(l.wakefd)
+		close(l.stopped)
+	}()
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		timeout := -1
+		if len(l.again) > 0 {
+			timeout = 0
+		} else if len(l.reap) > 0 {
+			timeout = reapPace
+		} else if len(l.halfHC) > 0 {
+			timeout = max(1, int(time.Until(l.nextHC)/time.Millisecond)+1)
+		}
+		n, err := syscall.EpollWait(l.epfd, events, timeout)
+		if err != nil && err != syscall.EINTR {
+			l.p.log.Error("event loop: epoll_wait failed", zap.Error(err))
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		for i := 0; i < n; i++ {
+			ev := &events[i]
+			if int(ev.Fd) == l.wakefd {
+				if l.control() {
+					return
+				}
+				continue
+			}
+			if e := l.end(int(ev.Fd)); e != nil {
+				l.event(e, ev.Events)
+			}
+		}
+		if len(l.again) > 0 {
+			again := l.again
+			l.again = nil
+			for _, e := range again {
+				e.queued = false
+				if !e.rc.done {
+					l.pump(e)
+				}
+			}
+		}
+		if len(l.reap) > 0 {
+			l.reapBatch()
+		}
+		if len(l.halfHC) > 0 && !time.Now().Before(l.nextHC) {
+			l.expireHalfClosed()
+		}
+	}
+}
+
+func (l *evloop) end(fd int) *relayEnd {
+	if fd < 0 || fd >= len(l.byFd) {
+		return nil
+	}
+	return l.byFd[fd]
+}
+
+// control handles the eventfd: new connections, kicks, stop. It reports
+// whether the loop must end.
+func (l *evloop) control() bool {
+	var v uint64
+	_, _, _ = syscall.RawSyscall(syscall.SYS_READ, uintptr(l.wakefd), uintptr(unsafe.Pointer(&v)), 8)
+	l.mu.Lock()
+	inbox, jobs, kicked, stop := l.inbox, l.jobs, l.kicked, l.stop
+	l.inbox, l.jobs, l.kicked = nil, nil, false
+	l.mu.Unlock()
+	for _, rc := range inbox {
+		l.register(rc)
+	}
+	for _, j := range jobs {
+		j.run()
+	}
+	if kicked {
+		for rc := range l.conns {
+			if rc.c.cut.Load() && !rc.queuedReap {
+				rc.queuedReap = true
+				l.reap = append(l.reap, rc)
+			}
+		}
+	}
+	return stop
+}
+
+// register starts watching a new connection's sockets. Readiness present
+// at registration (bytes the client sent meanwhile) is reported at once.
+func (l *evloop) register(rc *relayConn) {
+	l.conns[rc] = struct{}{}
+	for i := range rc.ends {
+		e := &rc.ends[i]
+		for e.fd >= len(l.byFd) {
+			l.byFd = append(l.byFd, make([]*relayEnd, max(1024, len(l.byFd)))...)
+		}
+		l.byFd[e.fd] = e
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET, Fd: int32(e.fd)}
+		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, e.fd, &ev); err != nil {
+			l.p.log.Warn("event loop: epoll_ctl add failed", zap.Error(err))
+			l.closeConn(rc, false)
+			return
+		}
+	}
+	// A cut may have marked it while it was on its way here; the kick that
+	// follows the cut's gate may have come before.
+	l.reapIfCut(rc)
+}
+
+// epollET is EPOLLET as the uint32 the event mask is.
+const epollET = 1 << 31
+
+// event handles readiness of one socket.
+func (l *evloop) event(e *relayEnd, ev uint32) {
+	rc := e.rc
+	if rc.done {
+		return
+	}
+	if rc.c.cut.Load() {
+		l.reapIfCut(rc)
+		return
+	}
+	if ev&syscall.EPOLLOUT != 0 && len(e.pending) > 0 {
+		if !l.flush(e) {
+			return
+		}
+	}
+	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		e.canRead = true
+		if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+			e.hup = true
+		}
+		l.pump(e)
+	}
+}
+
+// pump relays from e to its peer while e is readable and the peer takes
+// the bytes.
+func (l *evloop) pump(e *relayEnd) {
+	rc := e.rc
+	for reads := 0; e.canRead && !e.readDone && len(e.peer.pending) == 0; reads++ {
+		if reads == maxReadsPerEvent {
+			if !e.queued {
+				e.queued = true
+				l.again = append(l.again, e)
+			}
+			return
+		}
+		n, errno := rawRead(uintptr(e.fd), l.buf)
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno == syscall.EAGAIN:
+			e.canRead = false
+			return
+		case errno != nil:
+			l.closeConn(rc, false)
+			return
+		case n == 0:
+			l.readEOF(e)
+			return
+		}
+		e.bytes(float64(n))
+		if !rc.deadline.IsZero() {
+			rc.deadline = time.Now().Add(l.p.cfg.HalfCloseTimeout)
+		}
+		if !l.send(e.peer, l.buf[:n]) {
+			return
+		}
+		if n < len(l.buf) && !e.hup {
+			e.canRead = false // empty now: the next arrival is a new edge
+			return
+		}
+	}
+}
+
+// send writes b to e (the peer of the socket b was read from), keeping what
+// the socket does not take as e.pending. It reports false if the connection
+// ended (an error, or fenced by a cut).
+func (l *evloop) send(e *relayEnd, b []byte) bool {
+	rc := e.rc
+	if !enterWrite(rc.c, e.writing) {
+		l.reapIfCut(rc)
+		return false
+	}
+	w, errno := writeAll(e.fd, b)
+	e.writing.Store(false)
+	if errno != nil && errno != syscall.EAGAIN {
+		l.closeConn(rc, false)
+		return false
+	}
+	if w < len(b) {
+		e.pendBuf = l.p.getBuffer()
+		e.pending = e.pendBuf[:copy(e.pendBuf[:], b[w:])]
+	}
+	return true
+}
+
+// flush writes e.pending; once it is all written, reading from the peer
+// resumes. It reports false if the connection ended.
+func (l *evloop) flush(e *relayEnd) bool {
+	rc := e.rc
+	if !enterWrite(rc.c, e.writing) {
+		l.reapIfCut(rc)
+		return false
+	}
+	w, errno := writeAll(e.fd, e.pending)
+	e.writing.Store(false)
+	if errno != nil && errno != syscall.EAGAIN {
+		l.closeConn(rc, false)
+		return false
+	}
+	e.pending = e.pending[w:]
+	if len(e.pending) > 0 {
+		return true
+	}
+	l.p.putBuffer(e.pendBuf)
+	e.pendBuf, e.pending = nil, nil
+	l.pump(e.peer)
+	return !rc.done
+}
+
+// writeAll writes b to a non-blocking socket until it is all written, an
+// error, or EAGAIN; it returns how much was written.
+func writeAll(fd int, b []byte) (int, error) {
+	w := 0
+	for w < len(b) {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[w])), uintptr(len(b)-w), syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			w += int(n)
+		case syscall.EINTR:
+		default:
+			return w, e
+		}
+	}
+	return w, nil
+}
+
+// readEOF ends the direction from e: its peer gets a FIN. When both
+// directions ended, the connection closes; otherwise the remaining one must
+// see bytes within HalfCloseTimeout.
+func (l *evloop) readEOF(e *relayEnd) {
+	rc := e.rc
+	e.readDone = true
+	if e.peer.readDone {
+		l.closeConn(rc, false)
+		return
+	}
+	if !enterWrite(rc.c, e.peer.writing) {
+		l.reapIfCut(rc)
+		return
+	}
+	_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, uintptr(e.peer.fd), syscall.SHUT_WR, 0)
+	e.peer.writing.Store(false)
+	if hc := l.p.cfg.HalfCloseTimeout; hc >= 0 {
+		rc.deadline = time.Now().Add(hc)
+		if len(l.halfHC) == 0 || rc.deadline.Before(l.nextHC) {
+			l.nextHC = rc.deadline
+		}
+		l.halfHC[rc] = struct{}{}
+	}
+}
+
+// expireHalfClosed closes the half-closed connections whose remaining
+// direction stayed silent past its deadline.
+func (l *evloop) expireHalfClosed() {
+	now := time.Now()
+	var next time.Time
+	for rc := range l.halfHC {
+		if !now.Before(rc.deadline) {
+			l.closeConn(rc, false)
+			continue
+		}
+		if next.IsZero() || rc.deadline.Before(next) {
+			next = rc.deadline
+		}
+	}
+	l.nextHC = next
+}
+
+// reapIfCut closes a cut connection once its cut's gate is open (until then
+// the cut is still resetting clients: closing sockets now would compete with
+// it); the kick after the gate comes back here.
+func (l *evloop) reapIfCut(rc *relayConn) {
+	if rc.done || !rc.c.cut.Load() {
+		return
+	}
+	select {
+	case <-rc.c.gate:
+		l.closeConn(rc, true)
+	default:
+	}
+}
+
+// reapBatch and reapPace pace the closing of cut connections after a mass
+// cut: every peer was told already (reset or shut down), so closing the
+// sockets is only cleanup, which must not take the CPU from the clients
+// reconnecting under the new epoch (nor, on a shared machine, from other
+// processes): at most reapBatch connections per round, with events served
+// and up to reapPace ms of waiting between rounds.
+const (
+	reapBatch = 256
+	reapPace  = 1
+)
+
+// reapBatch closes the next batch of queued cut connections.
+func (l *evloop) reapBatch() {
+	n := min(len(l.reap), reapBatch)
+	for _, rc := range l.reap[:n] {
+		l.reapIfCut(rc)
+	}
+	l.reap = l.reap[n:]
+	if len(l.reap) == 0 {
+		l.reap = nil
+	}
+}
+
+// closeConn closes both sockets (with a reset when the connection was cut)
+// and ends the connection.
+func (l *evloop) closeConn(rc *relayConn, abort bool) {
+	if rc.done {
+		return
+	}
+	rc.done = true
+	delete(l.conns, rc)
+	delete(l.halfHC, rc)
+	abort = abort || rc.c.cut.Load()
+	for i := range rc.ends {
+		e := &rc.ends[i]
+		if e.fd < len(l.byFd) && l.byFd[e.fd] == e {
+			l.byFd[e.fd] = nil
+		}
+		if e.pendBuf != nil {
+			l.p.putBuffer(e.pendBuf)
+			e.pendBuf, e.pending = nil, nil
+		}
+		e.s.closeOwned(abort)
+	}
+	c := rc.c
+	c.p.m.nRelayed.Add(-1)
+	c.finish()
+	c.p.wg.Done()
+}
+
+// cutJob is a cut's notification of a loop's connections: the loop resets
+// (or, with shutdown, shuts down) their sockets itself, so that the
+// readiness each reset raises on the loop's own epoll does not wake it
+// thousands of times meanwhile.
+type cutJob struct {
+	v        []victim
+	shutdown bool
+	done     *sync.WaitGroup
+}
+
+func (j cutJob) run() {
+	defer j.done.Done()
+	for _, x := range j.v {
+		notifyVictim(x, j.shutdown)
+	}
+}
+
+// notifyLoops hands the victims that a loop owns to their loops, and
+// returns the others and a function that waits until the loops are done.
+func (p *Proxy) notifyLoops(v []victim, shutdown bool) (rest []victim, wait func()) {
+	loops := p.startedLoops()
+	if len(loops) == 0 {
+		return v, func() {}
+	}
+	by := map[*evloop][]victim{}
+	for _, x := range v {
+		if l := x.c.loop.Load(); l != nil {
+			by[l] = append(by[l], x)
+		} else {
+			rest = append(rest, x)
+		}
+	}
+	var wg sync.WaitGroup
+	for l, part := range by {
+		wg.Add(1)
+		l.mu.Lock()
+		if l.stop {
+			l.mu.Unlock()
+			rest = append(rest, part...)
+			wg.Done()
+			continue
+		}
+		l.jobs = append(l.jobs, cutJob{v: part, shutdown: shutdown, done: &wg})
+		l.mu.Unlock()
+		l.wake()
+	}
+	return rest, wg.Wait
+}

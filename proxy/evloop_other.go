@@ -1,0 +1,18 @@
+//go:build !linux
+
+package proxy
+
+// Without Linux's epoll every connection is relayed by its own goroutines.
+
+type loopSet struct{}
+
+type evloop struct{}
+
+func (p *Proxy) notifyLoops(v []victim, _ bool) ([]victim, func()) { return v, func() {} }
+
+func (c *conn) handoff(*side) bool { return false }
+func (p *Proxy) kickLoops()        {}
+func (p *Proxy) stopLoops()        {}
+func ownedShutdown(int)            {}
+func ownedReset(int) bool          { return false }
+func (s *side) closeOwned(bool)    {}
