@@ -3,7 +3,9 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -59,6 +61,16 @@ type evloop struct {
 	p      *Proxy
 	epfd   int
 	wakefd int // eventfd: new connections, cuts, stop
+	// epf is epfd in Go's netpoller (an epoll descriptor is readable while
+	// it has events): an idle loop parks its goroutine there instead of
+	// blocking a thread in epoll_wait.
+	epf      *os.File
+	epr      syscall.RawConn
+	deadline bool // epf has a read deadline set
+	waitFn   func(fd uintptr) bool
+	waitN    int
+	waitErr  error
+	waitEvs  []syscall.EpollEvent
 
 	mu      sync.Mutex
 	inbox   []*relayConn
@@ -226,8 +238,61 @@ func newEvloop(p *Proxy) (*evloop, error) {
 		syscall.Close(l.wakefd)
 		return nil, fmt.Errorf("proxy: epoll_ctl eventfd: %w", err)
 	}
+	if _, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(epfd), syscall.F_SETFL, syscall.O_NONBLOCK); e != 0 {
+		syscall.Close(epfd)
+		syscall.Close(l.wakefd)
+		return nil, fmt.Errorf("proxy: epoll descriptor non-blocking: %w", e)
+	}
+	l.epf = os.NewFile(uintptr(epfd), "epoll")
+	rc, err := l.epf.SyscallConn()
+	if err != nil {
+		_ = l.epf.Close()
+		syscall.Close(l.wakefd)
+		return nil, fmt.Errorf("proxy: epoll descriptor: %w", err)
+	}
+	l.epr = rc
+	l.waitFn = func(uintptr) bool {
+		l.waitN, l.waitErr = epollWaitNow(l.epfd, l.waitEvs)
+		return l.waitN > 0 || (l.waitErr != nil && l.waitErr != syscall.EINTR)
+	}
 	go l.run()
 	return l, nil
+}
+
+// epollWaitNow collects ready events without blocking.
+func epollWaitNow(epfd int, events []syscall.EpollEvent) (int, error) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// wait returns ready events, waiting up to timeout ms (-1: no limit) with
+// the goroutine parked in Go's netpoller on the epoll descriptor: no
+// thread stays blocked in a system call, and events that arrive while the
+// loop runs are collected without any wake-up.
+func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
+	n, err := epollWaitNow(l.epfd, events)
+	if n > 0 || timeout == 0 || (err != nil && err != syscall.EINTR) {
+		return n, err
+	}
+	switch {
+	case timeout > 0:
+		_ = l.epf.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
+		l.deadline = true
+	case l.deadline:
+		_ = l.epf.SetReadDeadline(time.Time{})
+		l.deadline = false
+	}
+	l.waitEvs, l.waitN, l.waitErr = events, 0, nil
+	if err := l.epr.Read(l.waitFn); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return l.waitN, l.waitErr
 }
 
 func (l *evloop) add(rc *relayConn) {
@@ -256,7 +321,7 @@ func (l *evloop) shutdown() {
 // run is the loop goroutine.
 func (l *evloop) run() {
 	defer func() {
-		syscall.Close(l.epfd)
+		_ = l.epf.Close() // the epoll descriptor
 		syscall.Close(l.wakefd)
 		close(l.stopped)
 	}()
@@ -270,7 +335,7 @@ func (l *evloop) run() {
 		} else if len(l.halfHC) > 0 {
 			timeout = max(1, int(time.Until(l.nextHC)/time.Millisecond)+1)
 		}
-		n, err := syscall.EpollWait(l.epfd, events, timeout)
+		n, err := l.wait(events, timeout)
 		if err != nil && err != syscall.EINTR {
 			l.p.log.Error("event loop: epoll_wait failed", zap.Error(err))
 			time.Sleep(10 * time.Millisecond)

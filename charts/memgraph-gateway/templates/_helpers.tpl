@@ -152,6 +152,7 @@ as unset). Integers go through int64 so that 1000000 is not written 1e+06. */}}
 {{- $e = append $e (list "GATEWAY_READ_FROM_MAIN" $v.readOnly.readFromMain) }}
 {{- end }}
 {{- $e = append $e (list "GATEWAY_PROXY_PROTOCOL" $v.proxyProtocol) }}
+{{- $e = append $e (list "GATEWAY_RELAY_LOOPS" ($v.relayLoops | int64)) }}
 {{- $e = append $e (list "GATEWAY_MAX_CONNECTIONS" ($v.limits.maxConnections | int64)) }}
 {{- $e = append $e (list "GATEWAY_MAX_CONNECTIONS_PER_IP" ($v.limits.maxConnectionsPerIP | int64)) }}
 {{- $e = append $e (list "GATEWAY_CONN_RATE_PER_IP" $v.limits.connRatePerIP) }}
