@@ -273,10 +273,11 @@ func epollWaitNow(epfd int, events []syscall.EpollEvent) (int, error) {
 // thread stays blocked in a system call, and events that arrive while the
 // loop runs are collected without any wake-up.
 func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
-	n, err := epollWaitNow(l.epfd, events)
-	if n > 0 || timeout == 0 || (err != nil && err != syscall.EINTR) {
-		return n, err
+	if timeout == 0 {
+		return epollWaitNow(l.epfd, events)
 	}
+	// RawConn.Read collects first (waitFn) and parks only if that found
+	// nothing.
 	switch {
 	case timeout > 0:
 		_ = l.epf.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
