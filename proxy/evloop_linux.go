@@ -629,6 +629,10 @@ const (
 func (l *evloop) reapBatch() {
 	n := min(len(l.reap), reapBatch)
 	for _, rc := range l.reap[:n] {
+		// A kick queues every cut connection, also those of a cut still
+		// in progress (gate not open yet): they are left, and that cut's
+		// own kick, which follows its gate, queues them again.
+		rc.queuedReap = false
 		l.reapIfCut(rc)
 	}
 	l.reap = l.reap[n:]
@@ -669,6 +673,7 @@ func (l *evloop) closeConn(rc *relayConn, abort bool) {
 // readiness each reset raises on the loop's own epoll does not wake it
 // thousands of times meanwhile.
 type cutJob struct {
+	inLoop   func() // when set, run on the loop goroutine (tests inspect the loop)
 	v        []victim
 	shutdown bool
 	done     *sync.WaitGroup
@@ -676,6 +681,9 @@ type cutJob struct {
 
 func (j cutJob) run() {
 	defer j.done.Done()
+	if j.inLoop != nil {
+		j.inLoop()
+	}
 	for _, x := range j.v {
 		notifyVictim(x, j.shutdown)
 	}

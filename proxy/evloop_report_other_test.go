@@ -1,0 +1,5 @@
+//go:build !linux
+
+package proxy
+
+func (p *Proxy) loopsReport() string { return "" }
