@@ -63,6 +63,7 @@ type Config struct {
 	MaxConnectionsPerIP int           // default 0 = unlimited
 	ConnRatePerIP       float64       // new connections per second per source IP; 0 = unlimited
 	ConnBurstPerIP      int           // token bucket burst; default max(1, ConnRatePerIP)
+	IPv6PrefixLength    int           // the per-IP limits count IPv6 clients per prefix of this length; default 64; 128: each address
 	HandshakeTimeout    time.Duration // from accept to the end of the 20-byte Bolt preamble, PROXY header and TLS handshake included; default 10s
 	DialTimeout         time.Duration // backend dial; default 30s
 	KeepAlive           time.Duration // TCP keepalive on both sides; default 60s; negative: off

@@ -15,6 +15,7 @@ const (
 	DefaultKeepAlive        = 60 * time.Second
 	DefaultHoldTimeout      = 10 * time.Second
 	DefaultHalfCloseTimeout = 30 * time.Second
+	DefaultIPv6PrefixLength = 64
 
 	maxEventLoops = 256
 )
@@ -40,6 +41,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConnBurstPerIP > 0 && c.ConnRatePerIP == 0 {
 		bad("ConnBurstPerIP is %d but ConnRatePerIP is 0: set a rate too, or leave the burst at 0", c.ConnBurstPerIP)
+	}
+	if c.IPv6PrefixLength != 0 && (c.IPv6PrefixLength < 32 || c.IPv6PrefixLength > 128) {
+		bad("IPv6PrefixLength is %d: use 0 for the default (%d), or 32 to 128 (128: each address counts alone)", c.IPv6PrefixLength, DefaultIPv6PrefixLength)
 	}
 	if c.HandshakeTimeout < 0 {
 		bad("HandshakeTimeout is %v: a handshake must be bounded; use 0 for the default (%v) or a positive duration", c.HandshakeTimeout, DefaultHandshakeTimeout)
@@ -90,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HalfCloseTimeout == 0 {
 		c.HalfCloseTimeout = DefaultHalfCloseTimeout
+	}
+	if c.IPv6PrefixLength == 0 {
+		c.IPv6PrefixLength = DefaultIPv6PrefixLength
 	}
 	return c
 }

@@ -19,7 +19,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero is valid", Config{}, ""},
 		{"everything set", Config{MaxConnections: 10, MaxConnectionsPerIP: 2, ConnRatePerIP: 5, ConnBurstPerIP: 10,
 			HandshakeTimeout: time.Second, DialTimeout: time.Second, KeepAlive: -1, HoldTimeout: -1, MaxHeld: 5,
-			MaxReplicaLag: 100, HalfCloseTimeout: -1}, ""},
+			MaxReplicaLag: 100, HalfCloseTimeout: -1, IPv6PrefixLength: 56, EventLoops: 3}, ""},
 		{"negative max", Config{MaxConnections: -1}, "MaxConnections is -1"},
 		{"negative per ip", Config{MaxConnectionsPerIP: -2}, "MaxConnectionsPerIP"},
 		{"NaN rate", Config{ConnRatePerIP: math.NaN()}, "ConnRatePerIP"},
@@ -31,6 +31,9 @@ func TestConfigValidate(t *testing.T) {
 		{"negative held", Config{MaxHeld: -1}, "MaxHeld"},
 		{"negative lag", Config{MaxReplicaLag: -5}, "MaxReplicaLag"},
 		{"tls without certificate", Config{TLS: &tls.Config{}}, "no certificate"},
+		{"IPv6 prefix too short", Config{IPv6PrefixLength: 16}, "IPv6PrefixLength is 16"},
+		{"IPv6 prefix too long", Config{IPv6PrefixLength: 129}, "IPv6PrefixLength is 129"},
+		{"too many event loops", Config{EventLoops: 1000}, "EventLoops is 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +66,8 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{ConnRatePerIP: 2.5}.withDefaults()
 	if c.MaxConnections != DefaultMaxConnections || c.MaxHeld != DefaultMaxConnections || c.ConnBurstPerIP != 3 ||
 		c.HandshakeTimeout != DefaultHandshakeTimeout || c.DialTimeout != DefaultDialTimeout ||
-		c.KeepAlive != DefaultKeepAlive || c.HoldTimeout != DefaultHoldTimeout || c.HalfCloseTimeout != DefaultHalfCloseTimeout {
+		c.KeepAlive != DefaultKeepAlive || c.HoldTimeout != DefaultHoldTimeout || c.HalfCloseTimeout != DefaultHalfCloseTimeout ||
+		c.IPv6PrefixLength != DefaultIPv6PrefixLength {
 		t.Fatalf("defaults %+v", c)
 	}
 	if c := (Config{KeepAlive: -1, HoldTimeout: -1}).withDefaults(); c.KeepAlive != -1 || c.HoldTimeout != -1 {

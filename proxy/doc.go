@@ -14,7 +14,9 @@
 // # Stages of a connection
 //
 // Accept: the global MaxConnections limit, and the per-IP count and rate
-// limits when the socket's address is the client's, are applied in the
+// limits when the socket's address is the client's (an IPv6 client counts
+// by its IPv6PrefixLength prefix, /64 by default, since a host usually owns
+// a whole /64), are applied in the
 // accept loop before a goroutine or a buffer is spent; refusals are reset
 // (no TIME_WAIT). Then, on the connection's goroutine and within
 // HandshakeTimeout of accept: the PROXY protocol v1/v2 header if configured
@@ -129,6 +131,5 @@
 // dial on another backend, does not buffer or replay client messages across
 // a failover (a cut connection is closed; drivers retry), does not talk to
 // the store, gossip or Kubernetes (it only receives routes), does not reload
-// certificates itself (use tls.Config.GetCertificate), and does not group
-// IPv6 clients by prefix for the per-IP limits (each address counts alone).
+// certificates itself (use tls.Config.GetCertificate).
 package proxy

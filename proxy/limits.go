@@ -24,6 +24,7 @@ const (
 // addresses defeats a per-IP rate limit regardless). Entries with open
 // connections are never dropped and number at most MaxConnections.
 type ipLimiter struct {
+	v6bits     int // IPv6 clients are counted per prefix of this length
 	maxPerIP   int
 	limit      rate.Limit
 	burst      int
@@ -42,6 +43,7 @@ type ipEntry struct {
 
 func newIPLimiter(cfg Config) *ipLimiter {
 	return &ipLimiter{
+		v6bits:     cfg.IPv6PrefixLength,
 		maxPerIP:   cfg.MaxConnectionsPerIP,
 		limit:      rate.Limit(cfg.ConnRatePerIP),
 		burst:      cfg.ConnBurstPerIP,
@@ -59,6 +61,7 @@ func (l *ipLimiter) admit(ip netip.Addr, now time.Time) (*ipEntry, reason, bool)
 	if !l.enabled() || !ip.IsValid() {
 		return nil, 0, true
 	}
+	ip = l.key(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.lastSweep) >= ipSweepEvery {
@@ -83,6 +86,22 @@ func (l *ipLimiter) admit(ip netip.Addr, now time.Time) (*ipEntry, reason, bool)
 	}
 	e.active++
 	return e, 0, true
+}
+
+// key is what the limits count ip under: an IPv4 address as is, an IPv6
+// address by its first v6bits bits (a host usually controls a whole /64,
+// so counting each address alone would let one client multiply its quota
+// by 2^64), without its zone.
+func (l *ipLimiter) key(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap().WithZone("")
+	if !ip.Is6() || l.v6bits >= 128 || l.v6bits <= 0 {
+		return ip
+	}
+	p, err := ip.Prefix(l.v6bits)
+	if err != nil {
+		return ip
+	}
+	return p.Addr()
 }
 
 // release ends a connection admitted with e.

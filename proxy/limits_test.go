@@ -165,3 +165,40 @@ func TestIPLimiterKeepsLiveEntries(t *testing.T) {
 	}
 	l.release(live)
 }
+
+func TestIPLimiterIPv6Prefix(t *testing.T) {
+	tests := []struct {
+		name   string
+		bits   int
+		a, b   string
+		shared bool // b counts against a's quota
+	}{
+		{"same /64 by default", 0, "2001:db8:1:2::1", "2001:db8:1:2:ffff::9", true},
+		{"other /64", 0, "2001:db8:1:2::1", "2001:db8:1:3::1", false},
+		{"zone ignored", 0, "fe80::1%eth0", "fe80::2%eth1", true},
+		{"each address with 128", 128, "2001:db8:1:2::1", "2001:db8:1:2::2", false},
+		{"same /48", 48, "2001:db8:1:2::1", "2001:db8:1:ff::1", true},
+		{"IPv4 per address", 0, "192.0.2.1", "192.0.2.2", false},
+		{"IPv4-mapped is IPv4", 0, "::ffff:192.0.2.1", "192.0.2.1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{MaxConnectionsPerIP: 1, IPv6PrefixLength: tt.bits}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			l := newIPLimiter(cfg.withDefaults())
+			now := time.Now()
+			if _, _, ok := l.admit(netip.MustParseAddr(tt.a), now); !ok {
+				t.Fatal("first connection refused")
+			}
+			_, r, ok := l.admit(netip.MustParseAddr(tt.b), now)
+			if tt.shared && (ok || r != reasonPerIP) {
+				t.Errorf("%s admitted beside %s: they must share one quota", tt.b, tt.a)
+			}
+			if !tt.shared && !ok {
+				t.Errorf("%s refused (%v): it must not share %s's quota", tt.b, r, tt.a)
+			}
+		})
+	}
+}

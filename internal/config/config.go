@@ -87,6 +87,10 @@ type Config struct {
 	// MaxHeld caps connections held at once during a failover
 	// (GATEWAY_MAX_HELD). 0 (default): MaxConnections.
 	MaxHeld int
+	// IPv6PrefixLength is the prefix by which the per-IP limits count IPv6
+	// clients (GATEWAY_IPV6_PREFIX_LENGTH, default 64: a host usually owns
+	// a /64; 128: each address alone).
+	IPv6PrefixLength int
 	// RelayLoops is the number of epoll loops that relay plain-TCP
 	// connections on Linux (GATEWAY_RELAY_LOOPS). 0 (default): one per CPU
 	// (GOMAXPROCS); -1: two goroutines per connection instead, as TLS
@@ -249,6 +253,7 @@ func Default() Config {
 		KeepAlive:        60 * time.Second,
 		HoldTimeout:      10 * time.Second,
 		HalfCloseTimeout: 30 * time.Second,
+		IPv6PrefixLength: 64,
 		DrainTimeout:     30 * time.Second,
 		HTTPAddress:      defaultHTTPAddress,
 		LogLevel:         "info",
@@ -326,6 +331,9 @@ func (c Config) Validate() error {
 		bad("GATEWAY_MAX_HELD=%d: is negative; set 0 to allow up to GATEWAY_MAX_CONNECTIONS, or a positive integer", c.MaxHeld)
 	case c.MaxHeld > c.MaxConnections && c.MaxConnections >= 1:
 		bad("GATEWAY_MAX_HELD=%d: exceeds GATEWAY_MAX_CONNECTIONS=%d; set at most %d, or 0 for the same as GATEWAY_MAX_CONNECTIONS", c.MaxHeld, c.MaxConnections, c.MaxConnections)
+	}
+	if c.IPv6PrefixLength < 32 || c.IPv6PrefixLength > 128 {
+		bad("GATEWAY_IPV6_PREFIX_LENGTH=%d: is out of range; set the prefix length by which IPv6 clients are counted, 32 to 128, such as 64 (the default) or 128 for each address alone", c.IPv6PrefixLength)
 	}
 	if c.RelayLoops < -1 || c.RelayLoops > 256 {
 		bad("GATEWAY_RELAY_LOOPS=%d: is out of range; set 0 for one loop per CPU, a number of loops up to 256, or -1 to relay with goroutines", c.RelayLoops)
@@ -492,6 +500,7 @@ func (c Config) ProxyConfig(clientTLS, backendTLS *tls.Config) proxy.Config {
 		HalfCloseTimeout:    off(c.HalfCloseTimeout),
 		MaxHeld:             c.MaxHeld,
 		EventLoops:          c.RelayLoops,
+		IPv6PrefixLength:    c.IPv6PrefixLength,
 		MaxReplicaLag:       c.MaxReplicaLag,
 		ReadFromMain:        c.ReadFromMain,
 		TLS:                 clientTLS,

@@ -112,6 +112,7 @@ func TestLoadGood(t *testing.T) {
 				"GATEWAY_MAX_REPLICA_LAG=50", "GATEWAY_READ_FROM_MAIN=true", "GATEWAY_PROXY_PROTOCOL=1",
 				"GATEWAY_MAX_CONNECTIONS=200", "GATEWAY_MAX_CONNECTIONS_PER_IP=20",
 				"GATEWAY_CONN_RATE_PER_IP=2.5", "GATEWAY_CONN_BURST_PER_IP=5", "GATEWAY_MAX_HELD=100",
+				"GATEWAY_IPV6_PREFIX_LENGTH=56", "GATEWAY_RELAY_LOOPS=2",
 				"GATEWAY_TIMEOUT=2s", "GATEWAY_HANDSHAKE_TIMEOUT=500ms", "GATEWAY_KEEPALIVE=0",
 				"GATEWAY_HOLD_TIMEOUT=0", "GATEWAY_HALF_CLOSE_TIMEOUT=1m", "GATEWAY_DRAIN_DELAY=5s", "GATEWAY_DRAIN_TIMEOUT=1m",
 				"GATEWAY_TLS_CERT_FILE=" + f.cert, "GATEWAY_TLS_KEY_FILE=" + f.key,
@@ -136,7 +137,7 @@ func TestLoadGood(t *testing.T) {
 				ID: "gw-1", Enabled: true, HTTPAddress: "127.0.0.1:9191", LogLevel: "warn", LogFormat: "console",
 				BindAddress: "[::1]:7000", ReadBindAddress: "localhost:7001", MaxReplicaLag: 50, ReadFromMain: true,
 				ProxyProtocol: true, MaxConnections: 200, MaxConnectionsPerIP: 20, ConnRatePerIP: 2.5,
-				ConnBurstPerIP: 5, MaxHeld: 100, Timeout: 2 * time.Second, HandshakeTimeout: 500 * time.Millisecond,
+				ConnBurstPerIP: 5, MaxHeld: 100, IPv6PrefixLength: 56, RelayLoops: 2, Timeout: 2 * time.Second, HandshakeTimeout: 500 * time.Millisecond,
 				KeepAlive: 0, HoldTimeout: 0, HalfCloseTimeout: time.Minute, DrainDelay: 5 * time.Second, DrainTimeout: time.Minute,
 				TLSCertFile: f.cert, TLSKeyFile: f.key, BackendTLS: true, BackendTLSCAFile: f.otherCert,
 				BackendTLSServerName: "memgraph.internal", Main: "mg0=10.0.0.1:7687",
@@ -229,6 +230,7 @@ func TestLoadBad(t *testing.T) {
 		{"held above max", []string{main, "GATEWAY_MAX_HELD=1001"}, nil, []string{"GATEWAY_MAX_HELD=1001: exceeds GATEWAY_MAX_CONNECTIONS=1000"}},
 		{"negative held", []string{main, "GATEWAY_MAX_HELD=-1"}, nil, []string{"GATEWAY_MAX_HELD=-1: is negative"}},
 		{"relay loops below -1", []string{main, "GATEWAY_RELAY_LOOPS=-2"}, nil, []string{"GATEWAY_RELAY_LOOPS=-2: is out of range; set 0 for one loop per CPU"}},
+		{"IPv6 prefix too short", []string{main, "GATEWAY_IPV6_PREFIX_LENGTH=8"}, nil, []string{"GATEWAY_IPV6_PREFIX_LENGTH=8: is out of range"}},
 		{"too many relay loops", []string{main, "GATEWAY_RELAY_LOOPS=1000"}, nil, []string{"GATEWAY_RELAY_LOOPS=1000: is out of range"}},
 		{"negative lag", []string{main, "GATEWAY_MAX_REPLICA_LAG=-5"}, nil, []string{"GATEWAY_MAX_REPLICA_LAG=-5: is negative"}},
 
@@ -487,7 +489,7 @@ func TestProxyConfig(t *testing.T) {
 	want := proxy.Config{
 		MaxConnections: 1000, MaxConnectionsPerIP: 5, ConnRatePerIP: 1.5, ConnBurstPerIP: 3,
 		HandshakeTimeout: 10 * time.Second, DialTimeout: 30 * time.Second, KeepAlive: 60 * time.Second,
-		HoldTimeout: 10 * time.Second, HalfCloseTimeout: 30 * time.Second, MaxHeld: 7, MaxReplicaLag: 9, ReadFromMain: true, ProxyProtocol: true, EventLoops: 3,
+		HoldTimeout: 10 * time.Second, HalfCloseTimeout: 30 * time.Second, MaxHeld: 7, MaxReplicaLag: 9, ReadFromMain: true, ProxyProtocol: true, EventLoops: 3, IPv6PrefixLength: 64,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ProxyConfig\n got %+v\nwant %+v", got, want)

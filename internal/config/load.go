@@ -51,6 +51,7 @@ func options(c *Config) []option {
 		{"Limits", "conn-rate-per-ip", "", "new connections per second from one source IP (0: unlimited)", "set a number such as 10 or 0.5, or 0 for unlimited", &c.ConnRatePerIP},
 		{"Limits", "conn-burst-per-ip", "", "burst for --conn-rate-per-ip (0: the rate rounded up, at least 1)", "set a whole number such as 20", &c.ConnBurstPerIP},
 		{"Limits", "max-held", "", "connections held at once while a failover is in progress (0: --max-connections)", "set a whole number such as 500", &c.MaxHeld},
+		{"Limits", "ipv6-prefix-length", "", "the per-IP limits count IPv6 clients per prefix of this length (128: each address)", "set 32 to 128, such as 64", &c.IPv6PrefixLength},
 		{"Limits", "relay-loops", "", "epoll loops relaying plain-TCP connections on Linux (0: one per CPU; -1: two goroutines per connection instead)", "set 0, a number of loops such as 2, or -1", &c.RelayLoops},
 
 		{"Timeouts", "timeout", "", "dial timeout to Memgraph", "set a duration such as 30s", &c.Timeout},

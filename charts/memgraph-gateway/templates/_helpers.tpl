@@ -158,6 +158,7 @@ as unset). Integers go through int64 so that 1000000 is not written 1e+06. */}}
 {{- $e = append $e (list "GATEWAY_CONN_RATE_PER_IP" $v.limits.connRatePerIP) }}
 {{- $e = append $e (list "GATEWAY_CONN_BURST_PER_IP" ($v.limits.connBurstPerIP | int64)) }}
 {{- $e = append $e (list "GATEWAY_MAX_HELD" ($v.limits.maxHeld | int64)) }}
+{{- $e = append $e (list "GATEWAY_IPV6_PREFIX_LENGTH" ($v.limits.ipv6PrefixLength | int64)) }}
 {{- $e = append $e (list "GATEWAY_TIMEOUT" $v.timeouts.dial) }}
 {{- $e = append $e (list "GATEWAY_HANDSHAKE_TIMEOUT" $v.timeouts.handshake) }}
 {{- $e = append $e (list "GATEWAY_KEEPALIVE" $v.timeouts.keepalive) }}
