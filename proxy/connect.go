@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 )
 
 // maxStaleRetries bounds how often a connection re-routes because the route
@@ -32,9 +33,22 @@ func (c *conn) connect() (*side, reason, error) {
 			p.releaseHold()
 		}
 	}()
-	for attempt := 0; ; attempt++ {
+	var (
+		cur     *routeTable // the table the candidates come from
+		start   uint64      // its round-robin draw
+		next    int         // the next candidate to try
+		stale   int         // route changes during a dial
+		lastErr error       // the last failed dial of cur
+	)
+	for {
 		t := p.table.Load()
-		b, ok := t.pick(c.role, p.cfg.ReadFromMain, &p.rr)
+		if t != cur {
+			cur, start, next, lastErr = t, p.rr.Add(1)-1, 0, nil
+		}
+		b, ok := t.candidate(c.role, p.cfg.ReadFromMain, start, next)
+		if !ok && lastErr != nil {
+			return nil, reasonDialError, lastErr // every candidate failed
+		}
 		if !ok {
 			if p.cfg.HoldTimeout < 0 {
 				return nil, reasonNoRoute, fmt.Errorf("proxy: no %s backend at route epoch %d (phase %q)", c.role, t.route.Epoch, t.route.Phase)
@@ -74,11 +88,21 @@ func (c *conn) connect() (*side, reason, error) {
 			if p.cfg.OnDialError != nil {
 				p.cfg.OnDialError(b, err)
 			}
+			// A read-only connection tries the next replica (then the
+			// MAIN if allowed): the client has seen nothing yet.
+			next++
+			if _, more := t.candidate(c.role, p.cfg.ReadFromMain, start, next); more {
+				lastErr = err
+				c.event("dial failed, trying the next backend", attribute.String("backend", b.Name))
+				p.log.Debug("dial failed, trying the next backend", zap.String("backend", b.Name), zap.Error(err))
+				continue
+			}
 			return nil, reasonDialError, err
 		}
 		if err := p.reg.promote(c, t, bs); err != nil {
 			bs.abort()
-			if errors.Is(err, errStale) && attempt < maxStaleRetries {
+			if errors.Is(err, errStale) && stale < maxStaleRetries {
+				stale++
 				continue
 			}
 			if errors.Is(err, errDraining) {

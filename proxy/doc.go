@@ -30,7 +30,10 @@
 // and use the MAIN only with ReadFromMain. With no backend (no route yet,
 // phase failover, or no eligible replica) the connection is held, up to
 // MaxHeld of them for at most HoldTimeout, and released by the next
-// SetRoute or UpdateReplicas that gives it a backend. The backend is dialed
+// SetRoute or UpdateReplicas that gives it a backend. A read-only
+// connection whose dial fails tries the next eligible replica, then the MAIN
+// if ReadFromMain allows, before it is refused: the client has seen nothing
+// yet (each failure still goes to OnDialError). The backend is dialed
 // (DialTimeout, keepalive, optional TLS), the connection is registered under
 // the route's epoch, and the preamble is forwarded. If the epoch changed
 // during the dial the connection starts over: the client has seen nothing.
@@ -127,8 +130,9 @@
 // # What it does not do
 //
 // It does not parse Bolt past the preamble (no L7 routing, no read/write
-// detection from queries: the listener decides), does not retry a failed
-// dial on another backend, does not buffer or replay client messages across
+// detection from queries: the listener decides), does not move a read-write
+// connection off the MAIN when its dial fails (only the controller decides
+// where writes go), does not buffer or replay client messages across
 // a failover (a cut connection is closed; drivers retry), does not talk to
 // the store, gossip or Kubernetes (it only receives routes), does not reload
 // certificates itself (use tls.Config.GetCertificate).

@@ -42,16 +42,25 @@ func newRouteTable(r Route, maxLag int64, gen uint64, routing bool) *routeTable 
 // connections are spread round-robin over the readable replicas (rr is the
 // shared cursor); the MAIN serves them only when readFromMain allows it.
 func (t *routeTable) pick(role Role, readFromMain bool, rr *atomic.Uint64) (Backend, bool) {
-	if !t.serving {
+	return t.candidate(role, readFromMain, rr.Add(1)-1, 0)
+}
+
+// candidate returns the i-th backend to try for a connection of role that
+// drew start from the round-robin cursor: for read-only connections the
+// readable replicas from start on, then the MAIN if readFromMain allows;
+// for read-write ones only the MAIN (i == 0). false: none (left).
+func (t *routeTable) candidate(role Role, readFromMain bool, start uint64, i int) (Backend, bool) {
+	if !t.serving || i < 0 {
 		return Backend{}, false
 	}
 	if role == RoleReadWrite {
-		return t.route.Main, true
+		return t.route.Main, i == 0
 	}
-	if n := uint64(len(t.readable)); n > 0 {
-		return t.readable[(rr.Add(1)-1)%n], true
+	n := len(t.readable)
+	if i < n {
+		return t.readable[(start+uint64(i))%uint64(n)], true
 	}
-	if readFromMain {
+	if readFromMain && i == n {
 		return t.route.Main, true
 	}
 	return Backend{}, false

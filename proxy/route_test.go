@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,6 +322,84 @@ func TestReadOnly(t *testing.T) {
 		expectVersion(t, c)
 		if r3.accepted.Load() != before+1 {
 			t.Fatal("not released to the replica that became ready")
+		}
+	})
+}
+
+// TestReadOnlyDialRetry: a read-only connection whose replica refuses the
+// dial tries the next one (then the MAIN with ReadFromMain) before the
+// client sees anything; a read-write connection never leaves the MAIN.
+func TestReadOnlyDialRetry(t *testing.T) {
+	main, r1 := newFakeBackend(t, "main"), newFakeBackend(t, "r1")
+	dead := func(name string) Replica {
+		// A port nothing listens on: the dial is refused at once.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return Replica{Backend: Backend{Name: name, Addr: addr}, Ready: true}
+	}
+	up := Replica{Backend: r1.backend(), Ready: true}
+	tests := []struct {
+		name         string
+		readFromMain bool
+		replicas     []Replica
+		wantR1       int64 // read-only connections r1 gets out of 6
+		wantMain     int64 // and the MAIN
+		wantFailed   int   // refused with dial-error
+	}{
+		{"a dead replica is skipped", false, []Replica{dead("d1"), up}, 6, 0, 0},
+		{"two dead replicas are skipped", false, []Replica{dead("d1"), up, dead("d2")}, 6, 0, 0},
+		{"all replicas dead: the MAIN with ReadFromMain", true, []Replica{dead("d1"), dead("d2")}, 0, 6, 0},
+		{"all replicas dead: refused", false, []Replica{dead("d1"), dead("d2")}, 0, 0, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var dialErrs atomic.Int64
+			tp := newTestProxy(t, Config{ReadFromMain: tt.readFromMain, OnDialError: func(Backend, error) { dialErrs.Add(1) }},
+				RoleReadWrite, RoleReadOnly)
+			tp.SetRoute(serving(1, main, tt.replicas...))
+			r1Before, mainBefore := r1.accepted.Load(), main.accepted.Load()
+			failed := 0
+			for range 6 {
+				c := dialRaw(t, tp.addrs[RoleReadOnly])
+				c.Write(testPreamble)
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				var v [4]byte
+				if _, err := io.ReadFull(c, v[:]); err != nil {
+					failed++
+				}
+				c.Close()
+			}
+			if got := r1.accepted.Load() - r1Before; got != tt.wantR1 {
+				t.Errorf("r1 got %d read-only connections, want %d", got, tt.wantR1)
+			}
+			if got := main.accepted.Load() - mainBefore; got != tt.wantMain {
+				t.Errorf("the MAIN got %d read-only connections, want %d", got, tt.wantMain)
+			}
+			if failed != tt.wantFailed {
+				t.Errorf("%d connections refused, want %d", failed, tt.wantFailed)
+			}
+			if got := tp.Stats().Rejected["dial-error"]; got != tt.wantFailed {
+				t.Errorf("%d counted as dial errors, want %d", got, tt.wantFailed)
+			}
+			if dialErrs.Load() == 0 {
+				t.Error("OnDialError was not called for the dead replicas")
+			}
+		})
+	}
+	t.Run("read-write stays on a dead MAIN", func(t *testing.T) {
+		d := dead("deadmain")
+		tp := newTestProxy(t, Config{ReadFromMain: true}, RoleReadWrite)
+		tp.SetRoute(Route{Epoch: 1, Phase: PhaseServing, Main: d.Backend, Replicas: []Replica{up}})
+		before := r1.accepted.Load()
+		c := dialRaw(t, tp.addr())
+		c.Write(testPreamble)
+		expectClosed(t, c, 5*time.Second)
+		if r1.accepted.Load() != before {
+			t.Fatal("a read-write connection went to a replica")
 		}
 	})
 }
