@@ -9,6 +9,10 @@
 // that it rejoins as a replica. With -fault stop the MAIN is paused
 // (SIGSTOP) instead, as a hung host or a network partition looks: its
 // sockets accept and never answer; it continues (SIGCONT) after the round.
+// With -fault kill-leader the leading gateway is killed with the MAIN, as
+// when the node both run on dies: the new leader must first wait out its
+// predecessor's route leases (DESIGN.md; routelease step 5), so this
+// outage is the election plus that wait, not the 1.6 s of a MAIN alone.
 //
 //	go run ./bench/failover -rounds 20
 //	go run ./bench/failover -short          # 2 rounds
@@ -87,6 +91,7 @@ type options struct {
 type round struct {
 	n                int
 	killed, newMain  string
+	killedGateway    string // -fault kill-leader
 	epoch            uint64
 	outage           time.Duration
 	detect, barrier  time.Duration
@@ -103,7 +108,7 @@ func run() error {
 	var o options
 	short := flag.Bool("short", false, "2 rounds (a quick check)")
 	flag.IntVar(&o.rounds, "rounds", 10, "rounds: one MAIN failure each")
-	flag.StringVar(&o.fault, "fault", "kill", "how the MAIN fails: kill (SIGKILL, restarted after the round) or stop (SIGSTOP, like a hung host or a partition; SIGCONT after the round)")
+	flag.StringVar(&o.fault, "fault", "kill", "how the MAIN fails: kill (SIGKILL, restarted after the round), stop (SIGSTOP, like a hung host or a partition; SIGCONT after the round) or kill-leader (SIGKILL of the MAIN and of the leading gateway together, as when their node dies; both restarted after the round)")
 	flag.IntVar(&o.instances, "instances", 3, "emulated Memgraph instances")
 	flag.IntVar(&o.gateways, "gateways", 3, "gateway processes")
 	flag.DurationVar(&o.interval, "interval", 5*time.Millisecond, "time between the starts of two writes (one write at a time)")
@@ -122,8 +127,8 @@ func run() error {
 	if o.rounds < 1 || o.instances < 2 || o.gateways < 1 {
 		return errors.New("-rounds >= 1, -instances >= 2 and -gateways >= 1 are required")
 	}
-	if o.fault != "kill" && o.fault != "stop" {
-		return errors.New("-fault is kill or stop")
+	if o.fault != "kill" && o.fault != "stop" && o.fault != "kill-leader" {
+		return errors.New("-fault is kill, stop or kill-leader")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -181,6 +186,11 @@ func run() error {
 		}
 		if err != nil {
 			return fmt.Errorf("round %d: bring %s back: %w", n, r.killed, err)
+		}
+		if r.killedGateway != "" {
+			if err := c.RestartGateway(ctx, r.killedGateway); err != nil {
+				return fmt.Errorf("round %d: bring %s back: %w", n, r.killedGateway, err)
+			}
 		}
 		restarted = r.killed
 	}
@@ -290,6 +300,15 @@ func failMain(ctx context.Context, c *cluster.Cluster, w *cluster.Writer, n int,
 	}
 	time.Sleep(time.Second + time.Duration(rand.Int64N(int64(500*time.Millisecond))))
 
+	var leader *cluster.Gateway
+	if fault == "kill-leader" {
+		name, err := c.Leader(ctx)
+		if err != nil {
+			return r, err
+		}
+		leader = c.Gateway(name)
+		r.killedGateway = name
+	}
 	mark := c.LogMark()
 	killedAt := time.Now()
 	fail := main.Process().Kill
@@ -298,6 +317,13 @@ func failMain(ctx context.Context, c *cluster.Cluster, w *cluster.Writer, n int,
 	}
 	if err := fail(); err != nil {
 		return r, err
+	}
+	if leader != nil {
+		// After the MAIN: the outage is timed from the MAIN's kill, and a
+		// write must not be acknowledged by a MAIN still alive meanwhile.
+		if err := leader.Process().Kill(); err != nil {
+			return r, err
+		}
 	}
 	after, err := c.WaitServing(ctx, within, func(rt cluster.Route) bool {
 		return rt.Epoch > before.Epoch && rt.MainName() != main.Name
@@ -410,8 +436,12 @@ func printRound(r round, verbose bool) {
 	if r.note != "" {
 		note = "  (" + r.note + ")"
 	}
+	killed := r.killed
+	if r.killedGateway != "" {
+		killed += " and " + r.killedGateway
+	}
 	fmt.Fprintf(os.Stderr, "round %2d: %s -> %s (epoch %d)  outage %s  %s  failed writes %d  lost %d%s\n",
-		r.n, r.killed, r.newMain, r.epoch, sec(r.outage), steps, r.failed, r.lost, note)
+		r.n, killed, r.newMain, r.epoch, sec(r.outage), steps, r.failed, r.lost, note)
 	if verbose {
 		for _, e := range r.lateErrors {
 			fmt.Fprintf(os.Stderr, "          failed after the route was everywhere: %s\n", e)
