@@ -162,7 +162,7 @@ func (s *Etcd) Watch(ctx context.Context, fn func(Change)) error {
 		} else {
 			deliver(c)
 		}
-		if err := s.follow(ctx, resp.Header.Revision+1, deliver); err != nil {
+		if err := s.follow(ctx, resp.Header.Revision+1, deliver); err != nil && ctx.Err() == nil {
 			s.log.Warn("state: watch broke, reloading", zap.String("key", s.key), zap.Error(err))
 		}
 		if ctx.Err() != nil {

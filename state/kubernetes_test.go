@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/ptr"
 
@@ -28,13 +29,19 @@ import (
 // as the gateway's ServiceAccount (deploy/rbac/role.yaml only), so a
 // missing permission fails the test.
 type kubeEnv struct {
-	ns string
-	cs kubernetes.Interface
+	ns  string
+	cs  kubernetes.Interface
+	cfg *rest.Config // the ServiceAccount's; copy it before changing it
 }
 
 func newKubeEnv(t *testing.T) kubeEnv {
 	t.Helper()
-	c := kube.Shared(t)
+	return newKubeEnvOn(t, kube.Shared(t))
+}
+
+// newKubeEnvOn is newKubeEnv on control plane c.
+func newKubeEnvOn(t *testing.T, c *kube.Cluster) kubeEnv {
+	t.Helper()
 	ns := c.TestNamespace(t)
 	sa, err := c.ServiceAccount(t.Context(), ns, "memgraph-gateway")
 	if err != nil {
@@ -44,7 +51,7 @@ func newKubeEnv(t *testing.T) kubeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kubeEnv{ns: ns, cs: cs}
+	return kubeEnv{ns: ns, cs: cs, cfg: sa.Config}
 }
 
 // kubeBackend elects by writing the Lease's holder as a client-go
