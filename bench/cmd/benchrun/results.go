@@ -68,6 +68,8 @@ type LatencyCell struct {
 	P50       float64            `json:"median_p50_us"`
 	P90       float64            `json:"median_p90_us"`
 	P99       float64            `json:"median_p99_us"`
+	P999      float64            `json:"median_p999_us"`
+	Max       float64            `json:"median_max_us"`
 	OpsPerSec float64            `json:"median_ops_per_sec"`
 	AddedP50  float64            `json:"added_p50_us"` // median p50 minus direct's median p50
 	AddedP99  float64            `json:"added_p99_us"`
@@ -93,6 +95,8 @@ func (lc *LatencyCell) reduce() {
 	lc.P50 = col(func(r loadgen.RRResult) float64 { return r.P50Us })
 	lc.P90 = col(func(r loadgen.RRResult) float64 { return r.P90Us })
 	lc.P99 = col(func(r loadgen.RRResult) float64 { return r.P99Us })
+	lc.P999 = col(func(r loadgen.RRResult) float64 { return r.P999Us })
+	lc.Max = col(func(r loadgen.RRResult) float64 { return r.MaxUs })
 	lc.OpsPerSec = col(func(r loadgen.RRResult) float64 { return r.OpsPerSec })
 	if len(lc.CPUUsPerOpRuns) > 0 {
 		lc.CPUUsPerOp = stats.Median(lc.CPUUsPerOpRuns)
@@ -286,9 +290,9 @@ func printReport(w io.Writer, r *Results) {
 		pick(c.Short, "short", "full"), c.Reps, c.DurationS, c.WarmupS, orDash(r.LoadAvgStart), orDash(r.LoadAvgEnd))
 	fmt.Fprintln(w, "note: a shared 2-core machine (load generator, proxy and backend share it); compare within one run only.")
 
-	fmt.Fprintln(w, "\nLATENCY (round trip, microseconds; +p50/+p99 = target minus direct; cpu us/op = proxy process CPU per round trip; x hap = ratio to HAProxy)")
+	fmt.Fprintln(w, "\nLATENCY (round trip, microseconds, medians over runs of each run's percentile and max; +p50/+p99 = target minus direct; cpu us/op = proxy process CPU per round trip; x hap = ratio to HAProxy)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "msg\tconns\ttarget\tp50\tp90\tp99\tops/s\t+p50\t+p99\tcpu us/op\t+p50 x hap\t+p99 x hap\tops x hap\tcpu x hap\t")
+	fmt.Fprintln(tw, "msg\tconns\ttarget\tp50\tp90\tp99\tp99.9\tmax\tops/s\t+p50\t+p99\tcpu us/op\t+p50 x hap\t+p99 x hap\tops x hap\tcpu x hap\t")
 	for _, cell := range cellsFor(c.Rate) {
 		hp := r.findLatency(tHAProxy, cell)
 		for _, t := range []string{tDirect, tGateway, tHAProxy} {
@@ -297,7 +301,7 @@ func printReport(w io.Writer, r *Results) {
 				continue
 			}
 			if len(lc.Runs) == 0 {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t(no successful run)\t\t\t\t\t\t\t\t\t\t\t\n", sizeName(cell.size), loadText(cell), t)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t(no successful run)\t\t\t\t\t\t\t\t\t\t\t\t\t\n", sizeName(cell.size), loadText(cell), t)
 				continue
 			}
 			added50, added99, cpu, x50, x99, xops, xcpu := "", "", "", "", "", "", ""
@@ -311,8 +315,8 @@ func printReport(w io.Writer, r *Results) {
 				x50, x99, xops = ratio(lc.AddedP50, hp.AddedP50), ratio(lc.AddedP99, hp.AddedP99), ratio(lc.OpsPerSec, hp.OpsPerSec)
 				xcpu = ratio(lc.CPUUsPerOp, hp.CPUUsPerOp)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", sizeName(cell.size), loadText(cell), t,
-				lc.P50, lc.P90, lc.P99, lc.OpsPerSec, added50, added99, cpu, x50, x99, xops, xcpu)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", sizeName(cell.size), loadText(cell), t,
+				lc.P50, lc.P90, lc.P99, lc.P999, lc.Max, lc.OpsPerSec, added50, added99, cpu, x50, x99, xops, xcpu)
 		}
 	}
 	tw.Flush()
