@@ -55,11 +55,11 @@
 // instead of growing memory. A short read ends the reading without a second
 // read to see EAGAIN: Linux signals every arrival of data or FIN with a new
 // edge. A loop serves at most 8 full buffers from one socket before the
-// others (fairness under bulk transfers). An idle loop parks in Go's
-// netpoller on its epoll descriptor; one that found events recently parks
-// for at most 1 ms, because Go's scheduler does not look at the network
-// while every other P runs a loop that never parks (measured: events
-// unseen for up to 280 ms without the bound).
+// others (fairness under bulk transfers). A loop with nothing to do parks
+// in Go's netpoller on its epoll descriptor, for at most 1 ms while it is
+// busy and 10 ms once idle, because Go's scheduler does not look at the
+// network while every other P runs a loop that never parks (measured:
+// events unseen for up to 280 ms without the bound).
 //
 // Relay otherwise (TLS on either side, another platform, or EventLoops -1):
 // two goroutines per connection, one per direction. On plain TCP a direction

@@ -278,18 +278,21 @@ func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 	if timeout == 0 {
 		return epollWaitNow(l.epfd, events)
 	}
-	// A busy loop parks for at most wakeCap: Go's scheduler may not poll
-	// the network again while every other P runs a loop that never parks
-	// (it only looks when a P goes idle, and sysmon was measured to leave
-	// a parked loop's events unseen for up to 280 ms at 64 connections);
-	// the deadline's timer makes it look. After idleWaitsToSleep empty
-	// waits in a row the loop parks without a deadline: an idle gateway
-	// does not wake up a thousand times a second.
-	if l.idleWaits < idleWaitsToSleep {
-		capMS := int(wakeCap / time.Millisecond)
-		if timeout < 0 || timeout > capMS {
-			timeout = capMS
-		}
+	// A loop parks for at most wakeCap while it is busy, idleWakeCap once
+	// idle: Go's scheduler may not poll the network again while every
+	// other P runs a loop that never parks (it looks when a P goes idle,
+	// and sysmon was measured to leave a parked loop's events unseen for
+	// up to 280 ms at 64 connections); the deadline's timer makes it look.
+	// A loop counts as idle after idleWaitsToSleep empty waits in a row,
+	// so that an idle gateway wakes up 100 times a second per loop, not a
+	// thousand, and a connection arriving on an idle loop while the others
+	// are busy waits at most idleWakeCap for its first bytes.
+	capMS := int(wakeCap / time.Millisecond)
+	if l.idleWaits >= idleWaitsToSleep {
+		capMS = int(idleWakeCap / time.Millisecond)
+	}
+	if timeout < 0 || timeout > capMS {
+		timeout = capMS
 	}
 	n, err := l.park(events, timeout)
 	if n > 0 {
@@ -300,9 +303,10 @@ func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 	return n, err
 }
 
-// wakeCap and idleWaitsToSleep: see wait.
+// wakeCap, idleWakeCap and idleWaitsToSleep: see wait.
 const (
 	wakeCap          = time.Millisecond
+	idleWakeCap      = 10 * time.Millisecond
 	idleWaitsToSleep = 100
 )
 
