@@ -76,8 +76,8 @@ type evloop struct {
 
 	mu      sync.Mutex
 	inbox   []*relayConn
-	jobs    []cutJob
-	kicked  bool // a cut's gate opened: scan for cut connections
+	jobs    []func() // run on the loop goroutine (post)
+	kicked  bool     // a cut's gate opened: scan for cut connections
 	stop    bool
 	stopped chan struct{}
 
@@ -438,8 +438,8 @@ func (l *evloop) control() bool {
 	for _, rc := range inbox {
 		l.register(rc)
 	}
-	for _, j := range jobs {
-		j.run()
+	for _, job := range jobs {
+		job()
 	}
 	if kicked {
 		for rc := range l.conns {
@@ -545,36 +545,19 @@ func (l *evloop) pump(e *relayEnd) {
 // the socket does not take as e.pending. It reports false if the connection
 // ended (an error, or fenced by a cut).
 func (l *evloop) send(e *relayEnd, b []byte) bool {
-	rc := e.rc
-	if !enterWrite(rc.c, e.writing) {
-		l.reapIfCut(rc)
-		return false
-	}
-	w, errno := writeAll(e.fd, b)
-	e.writing.Store(false)
-	if errno != nil && errno != syscall.EAGAIN {
-		l.closeConn(rc, false)
-		return false
-	}
-	if w < len(b) {
+	w, ok := l.write(e, b)
+	if ok && w < len(b) {
 		e.pendBuf = l.p.getBuffer()
 		e.pending = e.pendBuf[:copy(e.pendBuf[:], b[w:])]
 	}
-	return true
+	return ok
 }
 
 // flush writes e.pending; once it is all written, reading from the peer
 // resumes. It reports false if the connection ended.
 func (l *evloop) flush(e *relayEnd) bool {
-	rc := e.rc
-	if !enterWrite(rc.c, e.writing) {
-		l.reapIfCut(rc)
-		return false
-	}
-	w, errno := writeAll(e.fd, e.pending)
-	e.writing.Store(false)
-	if errno != nil && errno != syscall.EAGAIN {
-		l.closeConn(rc, false)
+	w, ok := l.write(e, e.pending)
+	if !ok {
 		return false
 	}
 	e.pending = e.pending[w:]
@@ -584,7 +567,25 @@ func (l *evloop) flush(e *relayEnd) bool {
 	l.p.putBuffer(e.pendBuf)
 	e.pendBuf, e.pending = nil, nil
 	l.pump(e.peer)
-	return !rc.done
+	return !e.rc.done
+}
+
+// write writes b to e under the epoch fence (enterWrite) until the socket
+// is full, and returns how much it took; false when the connection ended:
+// fenced by a cut (reaped once its gate opens) or a write error (closed).
+func (l *evloop) write(e *relayEnd, b []byte) (int, bool) {
+	rc := e.rc
+	if !enterWrite(rc.c, e.writing) {
+		l.reapIfCut(rc)
+		return 0, false
+	}
+	w, errno := writeAll(e.fd, b)
+	e.writing.Store(false)
+	if errno != nil && errno != syscall.EAGAIN {
+		l.closeConn(rc, false)
+		return w, false
+	}
+	return w, true
 }
 
 // writeAll writes b to a non-blocking socket until it is all written, an
@@ -714,25 +715,18 @@ func (l *evloop) closeConn(rc *relayConn, abort bool) {
 	c.p.wg.Done()
 }
 
-// cutJob is a cut's notification of a loop's connections: the loop resets
-// (or, with shutdown, shuts down) their sockets itself, so that the
-// readiness each reset raises on the loop's own epoll does not wake it
-// thousands of times meanwhile.
-type cutJob struct {
-	inLoop   func() // when set, run on the loop goroutine (tests inspect the loop)
-	v        []victim
-	shutdown bool
-	done     *sync.WaitGroup
-}
-
-func (j cutJob) run() {
-	defer j.done.Done()
-	if j.inLoop != nil {
-		j.inLoop()
+// post runs f on the loop goroutine, with the next readiness batch; false
+// (f not run) once the loop is stopping.
+func (l *evloop) post(f func()) bool {
+	l.mu.Lock()
+	if l.stop {
+		l.mu.Unlock()
+		return false
 	}
-	for _, x := range j.v {
-		notifyVictim(x, j.shutdown)
-	}
+	l.jobs = append(l.jobs, f)
+	l.mu.Unlock()
+	l.wake()
+	return true
 }
 
 // notifyLoops hands the victims that a loop owns to their loops, and
@@ -750,19 +744,21 @@ func (p *Proxy) notifyLoops(v []victim, shutdown bool) (rest []victim, wait func
 			rest = append(rest, x)
 		}
 	}
+	// Each loop resets (or shuts down) its own connections' sockets, so
+	// that the readiness each reset raises on its epoll does not wake it
+	// thousands of times meanwhile.
 	var wg sync.WaitGroup
 	for l, part := range by {
 		wg.Add(1)
-		l.mu.Lock()
-		if l.stop {
-			l.mu.Unlock()
-			rest = append(rest, part...)
+		if !l.post(func() {
+			defer wg.Done()
+			for _, x := range part {
+				notifyVictim(x, shutdown)
+			}
+		}) {
 			wg.Done()
-			continue
+			rest = append(rest, part...)
 		}
-		l.jobs = append(l.jobs, cutJob{v: part, shutdown: shutdown, done: &wg})
-		l.mu.Unlock()
-		l.wake()
 	}
 	return rest, wg.Wait
 }

@@ -13,6 +13,4 @@ func (p *Proxy) notifyLoops(v []victim, _ bool) ([]victim, func()) { return v, f
 func (c *conn) handoff(*side) bool { return false }
 func (p *Proxy) kickLoops()        {}
 func (p *Proxy) stopLoops()        {}
-func ownedShutdown(int)            {}
-func ownedReset(int) bool          { return false }
 func (s *side) closeOwned(bool)    {}

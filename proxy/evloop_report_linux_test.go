@@ -15,8 +15,8 @@ func (p *Proxy) loopsReport() string {
 	var wg sync.WaitGroup
 	for _, l := range p.startedLoops() {
 		wg.Add(1)
-		l.mu.Lock()
-		l.jobs = append(l.jobs, cutJob{done: &wg, inLoop: func() {
+		if !l.post(func() {
+			defer wg.Done()
 			mu.Lock()
 			defer mu.Unlock()
 			for rc := range l.conns {
@@ -36,9 +36,9 @@ func (p *Proxy) loopsReport() string {
 				}
 			}
 			out += fmt.Sprintf("loop reap=%d again=%d\n", len(l.reap), len(l.again))
-		}})
-		l.mu.Unlock()
-		l.wake()
+		}) {
+			wg.Done()
+		}
 	}
 	wg.Wait()
 	return out

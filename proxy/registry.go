@@ -136,18 +136,19 @@ func (r *registry) collect(match func(epoch uint64) bool, gate chan struct{}) ([
 // finish, which the caller runs (possibly on another goroutine), tells the
 // peers, wakes the victims' goroutines and opens the gate, in the order that
 // matters to the clients. Relaying victims (a route change): every client
-// socket is reset first, from GOMAXPROCS workers working on the raw
-// descriptors (a RST without closing the descriptor, see resetRaw: about one
+// socket is reset first, by its event loop for loop-owned connections and
+// by GOMAXPROCS workers for the others, working on the raw descriptors (a RST without closing the descriptor, see resetRaw: about one
 // cheap system call per client, no goroutine woken first), so the last
 // client learns of the cut after 9,000 such calls rather than after 18,000
 // teardowns; the reset also wakes the goroutine parked on that socket. Then
 // the backend sides' goroutines are woken with a past read deadline (no
 // system call). The backend sockets are reset when the goroutines close them
-// (SO_LINGER 0). With shutdown set (Drain, Close), the client sockets and
-// then the backend sockets are shut down both ways instead, which also stops
+// (SO_LINGER 0). With shutdown set (Drain, Close), each victim's client and
+// backend sockets are shut down both ways instead, which also stops
 // connections still in their handshake, which are then refused normally.
 // Woken goroutines wait for the gate, which costs little, so that they do
-// not compete with the workers; then they close both sockets. Nothing here
+// not compete with the workers; then they close both sockets. After the
+// gate the loops are kicked and close their cut connections' sockets. Nothing here
 // waits for those goroutines (Go's Close would: it blocks until the
 // descriptor is released).
 func (r *registry) cut(match func(epoch uint64) bool, shutdown bool) (n int, finish func()) {
@@ -160,19 +161,8 @@ func (r *registry) cut(match func(epoch uint64) bool, shutdown bool) (n int, fin
 	r.lastFence.Store(int64(time.Since(start)))
 	return n, func() {
 		rest, loopsDone := r.notifyLoops(v, shutdown)
-		if shutdown {
-			forParallel(rest, func(x victim) { x.client.cut() })
-			forParallel(rest, func(x victim) {
-				if x.backend != nil {
-					x.backend.cut()
-				}
-			})
-		} else {
-			forParallel(rest, func(x victim) {
-				if !x.client.reset() {
-					x.client.wake()
-				}
-			})
+		forParallel(rest, func(x victim) { notifyVictim(x, shutdown) })
+		if !shutdown {
 			for _, x := range rest {
 				if x.backend != nil {
 					x.backend.wake()
@@ -267,7 +257,8 @@ func (r *registry) len() int {
 }
 
 // notifyVictim tells a cut connection's peers: the client is reset (or,
-// with shutdown, both sockets are shut down both ways).
+// with shutdown, both sockets are shut down both ways). Each loop runs it
+// for its own connections, GOMAXPROCS workers for the others.
 func notifyVictim(x victim, shutdown bool) {
 	if shutdown {
 		x.client.cut()

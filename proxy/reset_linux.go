@@ -15,11 +15,14 @@ import (
 // The call does not block, so it is made as a raw system call: the cut
 // worker keeps its P.
 func resetRaw(rc syscall.RawConn) bool {
-	var sa [syscall.SizeofSockaddrInet6]byte // zero: sa_family AF_UNSPEC
 	ok := false
-	err := rc.Control(func(fd uintptr) {
-		_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, fd, uintptr(unsafe.Pointer(&sa[0])), uintptr(len(sa)))
-		ok = e == 0
-	})
+	err := rc.Control(func(fd uintptr) { ok = resetFd(int(fd)) })
 	return err == nil && ok
+}
+
+// resetFd resets the TCP connection of socket fd (see resetRaw).
+func resetFd(fd int) bool {
+	var sa [syscall.SizeofSockaddrInet6]byte // zero: sa_family AF_UNSPEC
+	_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa[0])), uintptr(len(sa)))
+	return e == 0
 }

@@ -9,8 +9,11 @@ import "syscall"
 // call: the cut worker keeps its P instead of handing it to the goroutines
 // the cut is waking up.
 func shutdownRaw(rc syscall.RawConn) bool {
-	err := rc.Control(func(fd uintptr) {
-		_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_RDWR, 0)
-	})
+	err := rc.Control(func(fd uintptr) { shutdownFd(int(fd)) })
 	return err == nil
+}
+
+// shutdownFd shuts socket fd down both ways (see shutdownRaw).
+func shutdownFd(fd int) {
+	_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, uintptr(fd), syscall.SHUT_RDWR, 0)
 }

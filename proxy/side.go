@@ -45,7 +45,7 @@ func newSide(c net.Conn) *side {
 // net.Conn.Close cannot be used here: it waits until every goroutine using
 // the descriptor has let go of it, which serialises a mass cut on wake-ups.
 func (s *side) cut() {
-	if s.ownedDo(ownedShutdown) {
+	if s.ownedDo(shutdownFd) {
 		return
 	}
 	if s.ctl == nil || !shutdownRaw(s.ctl) {
@@ -61,7 +61,7 @@ func (s *side) cut() {
 // already); the caller then wakes the goroutines another way.
 func (s *side) reset() bool {
 	ok := false
-	if s.ownedDo(func(fd int) { ok = ownedReset(fd) }) {
+	if s.ownedDo(func(fd int) { ok = resetFd(fd) }) {
 		if ok {
 			s.wasReset.Store(true)
 		}

@@ -65,13 +65,3 @@ func (s *side) closeOwned(abort bool) {
 	_ = syscall.Close(s.ofd)
 	s.ofd = -1
 }
-
-func ownedShutdown(fd int) {
-	_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, uintptr(fd), syscall.SHUT_RDWR, 0)
-}
-
-func ownedReset(fd int) bool {
-	var sa [syscall.SizeofSockaddrInet6]byte // zero: sa_family AF_UNSPEC
-	_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa[0])), uintptr(len(sa)))
-	return e == 0
-}
