@@ -161,12 +161,8 @@ func (x *executor) ClaimFailover(ctx context.Context, a ClaimFailover) error {
 		}
 		if d := time.Until(at); d > 0 {
 			x.log.Info("switchover: waiting for this leader's first-promotion delay before claiming", zap.Duration("wait", d))
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
+			if err := sleepCtx(ctx, d); err != nil {
+				return err
 			}
 		}
 	}
@@ -188,11 +184,7 @@ func (x *executor) AwaitBarrier(ctx context.Context, a AwaitBarrier) error {
 		if err := x.leases.Await(ctx, a.Epoch); err != nil {
 			return fmt.Errorf("barrier of epoch %d: %w", a.Epoch, err)
 		}
-		x.mu.Lock()
-		if a.Epoch > x.barrier {
-			x.barrier = a.Epoch
-		}
-		x.mu.Unlock()
+		x.passBarrier(a.Epoch)
 		return nil
 	}
 	x.mu.Lock()
@@ -206,21 +198,20 @@ func (x *executor) AwaitBarrier(ctx context.Context, a AwaitBarrier) error {
 	if s := x.started.Add(x.routeTTL); s.After(until) {
 		until = s
 	}
-	if d := time.Until(until); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+	if err := sleepCtx(ctx, time.Until(until)); err != nil {
+		return err
 	}
+	x.passBarrier(a.Epoch)
+	return nil
+}
+
+// passBarrier records that the barrier of epoch has passed.
+func (x *executor) passBarrier(epoch uint64) {
 	x.mu.Lock()
-	if a.Epoch > x.barrier {
-		x.barrier = a.Epoch
+	if epoch > x.barrier {
+		x.barrier = epoch
 	}
 	x.mu.Unlock()
-	return nil
 }
 
 // guard refuses a Memgraph action of an older epoch than the record, or

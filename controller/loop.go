@@ -150,7 +150,7 @@ func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discove
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("controller: route load failed", zap.Error(err))
-				sleepCtx(ctx, cfg.ProbeInterval)
+				_ = sleepCtx(ctx, cfg.ProbeInterval)
 			}
 			continue
 		}
@@ -187,7 +187,7 @@ func RunLoop(ctx context.Context, cfg LoopConfig, store state.Store, src discove
 			// Observe again at once, from probes taken after the batch.
 			obs.waitFresh(ctx, cfg.ProbeTimeout+cfg.ProbeInterval)
 		} else {
-			sleepCtx(ctx, nextTick(snap, cfg.Controller.withDefaults().FailoverAfter, cfg.ProbeInterval))
+			_ = sleepCtx(ctx, nextTick(snap, cfg.Controller.withDefaults().FailoverAfter, cfg.ProbeInterval))
 		}
 	}
 	return nil
@@ -258,11 +258,16 @@ func logOutcome(log *zap.Logger, o Outcome, traceID string) {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
+// sleepCtx sleeps for d (nothing if d <= 0) or until ctx is done, and
+// returns ctx.Err().
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
 	}
+	return ctx.Err()
 }
