@@ -252,17 +252,8 @@ func TestKubernetesElection(t *testing.T) {
 	w := startWriter(t, c)
 
 	// (1) The MAIN.
-	main, before := mustMain(t, ctx, c)
-	waitSyncReplica(t, ctx, main, failoverWithin, "")
-	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the kill")
-	killedAt := time.Now()
-	if err := main.Process().Kill(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("killed the MAIN %s (epoch %d) with SIGKILL", main.Name, before.Epoch)
-	after := waitFailover(t, ctx, c, main.Name, before.Epoch)
-	waitAcks(t, ctx, w, killedAt, 20, failoverWithin, "writes after the failover")
-	t.Logf("new MAIN %s at epoch %d", after.MainName(), after.Epoch)
+	main, before, _ := steadyMain(t, ctx, c, w, "the kill")
+	killedAt, after := killMain(t, ctx, c, w, main, before, 20)
 	logOutage(t, w, killedAt, "MAIN kill outage")
 	checkAcked(t, ctx, c.Instance(after.MainName()), w.AckedStamps(), "after the failover")
 	checkRoutes(t, c, main.Name, killedAt)

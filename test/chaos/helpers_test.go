@@ -227,3 +227,29 @@ func checkMainStays(t *testing.T, ctx context.Context, c *cluster.Cluster, main,
 		t.Errorf("the MAIN moved from %s to %s after %s", main, r.MainName(), what)
 	}
 }
+
+// steadyMain waits for the state every fault starts from: a MAIN with a
+// caught-up STRICT_SYNC replica, and 200 writes acknowledged through the
+// gateways; fault names what comes next ("the kill").
+func steadyMain(t *testing.T, ctx context.Context, c *cluster.Cluster, w *cluster.Writer, fault string) (*cluster.Instance, cluster.Route, cluster.ReplicaRow) {
+	t.Helper()
+	main, before := mustMain(t, ctx, c)
+	sync := waitSyncReplica(t, ctx, main, failoverWithin, "")
+	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before "+fault)
+	return main, before, sync
+}
+
+// killMain kills main (the MAIN of route before) with SIGKILL and waits
+// for the failover and for n acknowledged writes started after the kill.
+func killMain(t *testing.T, ctx context.Context, c *cluster.Cluster, w *cluster.Writer, main *cluster.Instance, before cluster.Route, n int) (killedAt time.Time, after cluster.Route) {
+	t.Helper()
+	killedAt = time.Now()
+	if err := main.Process().Kill(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed the MAIN %s (epoch %d) with SIGKILL", main.Name, before.Epoch)
+	after = waitFailover(t, ctx, c, main.Name, before.Epoch)
+	waitAcks(t, ctx, w, killedAt, n, failoverWithin, "writes after the failover")
+	t.Logf("new MAIN %s at epoch %d", after.MainName(), after.Epoch)
+	return killedAt, after
+}

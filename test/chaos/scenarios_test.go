@@ -18,18 +18,9 @@ func TestKillMainUnderLoad(t *testing.T) {
 	c := newCluster(t)
 	w := startWriter(t, c)
 	for round := 1; round <= *rounds; round++ {
-		main, before := mustMain(t, ctx, c)
-		waitSyncReplica(t, ctx, main, failoverWithin, "")
-		waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the kill")
-
-		killedAt := time.Now()
-		if err := main.Process().Kill(); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("round %d: killed the MAIN %s (epoch %d) with SIGKILL", round, main.Name, before.Epoch)
-		after := waitFailover(t, ctx, c, main.Name, before.Epoch)
-		waitAcks(t, ctx, w, killedAt, 1, failoverWithin, "writes after the failover")
-		t.Logf("round %d: new MAIN %s at epoch %d", round, after.MainName(), after.Epoch)
+		t.Logf("round %d", round)
+		main, before, _ := steadyMain(t, ctx, c, w, "the kill")
+		killedAt, after := killMain(t, ctx, c, w, main, before, 1)
 		logOutage(t, w, killedAt, "round outage")
 		checkAcked(t, ctx, c.Instance(after.MainName()), w.AckedStamps(), "after the failover")
 		checkRoutes(t, c, main.Name, killedAt)
@@ -130,9 +121,7 @@ func TestSyncReplicaKilled(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
 	w := startWriter(t, c)
-	main, before := mustMain(t, ctx, c)
-	old := waitSyncReplica(t, ctx, main, failoverWithin, "")
-	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the kill")
+	main, before, old := steadyMain(t, ctx, c, w, "the kill")
 
 	killedAt := time.Now()
 	if err := c.Instance(old.Name).Process().Kill(); err != nil {
@@ -173,9 +162,7 @@ func TestSyncReplicaKilled(t *testing.T) {
 // finalize), and waits for the failover and for writes on the new MAIN.
 func killMainPaused(t *testing.T, ctx context.Context, c *cluster.Cluster, w *cluster.Writer) (main *cluster.Instance, before, after cluster.Route, killedAt time.Time) {
 	t.Helper()
-	main, before = mustMain(t, ctx, c)
-	waitSyncReplica(t, ctx, main, failoverWithin, "")
-	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the kill")
+	main, before, _ = steadyMain(t, ctx, c, w, "the kill")
 	w.Pause()
 	killedAt = time.Now()
 	if err := main.Process().Kill(); err != nil {
@@ -419,9 +406,7 @@ func TestPausedMainDemoted(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
 	w := startWriter(t, c)
-	main, before := mustMain(t, ctx, c)
-	waitSyncReplica(t, ctx, main, failoverWithin, "")
-	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the pause")
+	main, before, _ := steadyMain(t, ctx, c, w, "the pause")
 
 	pausedAt := time.Now()
 	if err := main.Process().Pause(); err != nil {
@@ -483,9 +468,7 @@ func TestPausedMainResumesMidFailover(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
 	w := startWriter(t, c)
-	main, before := mustMain(t, ctx, c)
-	waitSyncReplica(t, ctx, main, failoverWithin, "")
-	waitAcks(t, ctx, w, time.Now(), 200, 20*time.Second, "writes before the pause")
+	main, before, _ := steadyMain(t, ctx, c, w, "the pause")
 
 	mark := c.LogMark()
 	pausedAt := time.Now()
