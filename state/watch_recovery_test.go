@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/memgraph-gateway/memgraph-gateway/state"
 	"github.com/memgraph-gateway/memgraph-gateway/state/etcdtest"
 	"github.com/memgraph-gateway/memgraph-gateway/state/statetest"
+	"github.com/memgraph-gateway/memgraph-gateway/test/cluster"
 	"github.com/memgraph-gateway/memgraph-gateway/test/kube"
 )
 
@@ -365,104 +365,15 @@ func writeRetrying(ctx context.Context, t *testing.T, s state.Store, r state.Rou
 	return 0
 }
 
-// cutProxy forwards TCP connections to target. cut closes every connection
-// it carries and holds new ones, unanswered, until restore: a partition
-// that heals. (etcd's client takes a dialer only as a gRPC DialOption, and
+// gateCutter cuts a watcher's path to etcd with a test/cluster Gate: cut
+// resets every connection it carries and holds new ones, unanswered, until
+// restore drops them and the client dials again: a partition that heals.
+// (etcd's client takes a dialer only as a gRPC DialOption, and
 // google.golang.org/grpc is not a direct dependency of the module.)
-type cutProxy struct {
-	target string
-	l      net.Listener
-	closed chan struct{}
+type gateCutter struct{ *cluster.Gate }
 
-	mu     sync.Mutex
-	isCut  bool
-	healed chan struct{} // closed while not cut
-	conns  []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{target: target, l: l, closed: make(chan struct{}), healed: make(chan struct{})}
-	close(p.healed)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go p.forward(c)
-		}
-	}()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *cutProxy) addr() string { return p.l.Addr().String() }
-
-func (p *cutProxy) forward(c net.Conn) {
-	p.mu.Lock()
-	healed := p.healed
-	p.mu.Unlock()
-	select {
-	case <-healed:
-	case <-p.closed:
-		c.Close()
-		return
-	}
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.isCut {
-		p.mu.Unlock()
-		c.Close()
-		s.Close()
-		return
-	}
-	p.conns = append(p.conns, c, s)
-	p.mu.Unlock()
-	go func() {
-		_, _ = io.Copy(s, c)
-		s.Close()
-		c.Close()
-	}()
-	_, _ = io.Copy(c, s)
-	c.Close()
-	s.Close()
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.isCut {
-		p.isCut = true
-		p.healed = make(chan struct{})
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cutProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.isCut {
-		p.isCut = false
-		close(p.healed)
-	}
-}
-
-func (p *cutProxy) close() {
-	p.l.Close()
-	close(p.closed)
-	p.cut()
-}
+func (g gateCutter) cut()     { g.Close() }
+func (g gateCutter) restore() { g.Open() }
 
 // dialCutter is a client-go dialer (rest.Config.Dial): cut closes every
 // connection it made and refuses new ones until restore.
@@ -544,8 +455,12 @@ func TestEtcdWatchRecoversFromCompaction(t *testing.T) {
 		watcher: func(t *testing.T, log *zap.Logger, cut bool) (state.Store, cutter) {
 			endpoint, ct := e.Endpoint, cutter(nil)
 			if cut {
-				p := newCutProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
-				endpoint, ct = "http://"+p.addr(), p
+				g, err := cluster.NewGate(strings.TrimPrefix(e.Endpoint, "http://"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(g.Stop)
+				endpoint, ct = "http://"+g.Addr(), gateCutter{g}
 			}
 			c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 			if err != nil {
