@@ -26,7 +26,6 @@ import (
 	"github.com/memgraph-gateway/memgraph-gateway/api"
 	"github.com/memgraph-gateway/memgraph-gateway/state"
 	"github.com/memgraph-gateway/memgraph-gateway/state/etcdtest"
-	"github.com/memgraph-gateway/memgraph-gateway/test/kube"
 )
 
 // Election timings of these tests: the defaults' order, a little faster.
@@ -431,13 +430,8 @@ func TestE2EEtcdCluster(t *testing.T) {
 // TestE2EKubernetesCluster runs two gateways against a real kube-apiserver,
 // with the ServiceAccount of deploy/rbac/role.yaml.
 func TestE2EKubernetesCluster(t *testing.T) {
-	c := kube.Shared(t)
+	c, ns, sa := gatewayAccount(t)
 	ctx := t.Context()
-	ns := c.TestNamespace(t)
-	sa, err := c.ServiceAccount(ctx, ns, "gateway")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mg := newFakeMemgraph(t)
 	labels := map[string]string{"app": "memgraph"}
 	if _, err := c.CreatePod(ctx, ns, "mg-0", labels, "127.0.0.2", true); err != nil {

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,7 @@ import (
 	"github.com/memgraph-gateway/memgraph-gateway/api"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/testcert"
 	"github.com/memgraph-gateway/memgraph-gateway/test/kube"
+	"github.com/memgraph-gateway/memgraph-gateway/test/mgsim"
 )
 
 // gatewayBin is the binary under test, built by TestMain.
@@ -665,4 +667,42 @@ func TestE2ETLS(t *testing.T) {
 	if code := p.exit(t, 5*time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
+}
+
+// startMgsim starts an emulated Memgraph instance on a free port of host
+// (replica checks every 100 ms; edit, if not nil, changes the rest), stops
+// it at the test's end, and returns its Bolt address and its --instances
+// entry (name=bolt/host:10000).
+func startMgsim(t *testing.T, name, host string, edit func(*mgsim.Config)) (bolt, entry string) {
+	t.Helper()
+	cfg := mgsim.DefaultConfig(t.TempDir())
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatalf("listen on %s: %v", host, err)
+	}
+	cfg.BoltAddress = ln.Addr().String()
+	ln.Close()
+	cfg.ReplicaCheckInterval = 100 * time.Millisecond
+	if edit != nil {
+		edit(&cfg)
+	}
+	in, err := mgsim.Start(cfg)
+	if err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() { in.Close() })
+	return cfg.BoltAddress, fmt.Sprintf("%s=%s/%s", name, cfg.BoltAddress, net.JoinHostPort(host, strconv.Itoa(10000)))
+}
+
+// gatewayAccount returns a fresh namespace on the shared control plane and
+// the gateway's ServiceAccount in it (deploy/rbac/role.yaml).
+func gatewayAccount(t *testing.T) (*kube.Cluster, string, *kube.Account) {
+	t.Helper()
+	c := kube.Shared(t)
+	ns := c.TestNamespace(t)
+	sa, err := c.ServiceAccount(t.Context(), ns, "gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ns, sa
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +18,6 @@ import (
 	"github.com/memgraph-gateway/memgraph-gateway/controller"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/config"
 	"github.com/memgraph-gateway/memgraph-gateway/test/cluster"
-	"github.com/memgraph-gateway/memgraph-gateway/test/kube"
-	"github.com/memgraph-gateway/memgraph-gateway/test/mgsim"
 )
 
 // waitEvent waits until the namespace holds an Event with reason whose
@@ -67,13 +63,8 @@ func checkEvent(t *testing.T, e corev1.Event, typ string, uid types.UID, gateway
 // cluster or about an instance without a pod on the election Lease, and
 // with static discovery everything on the Lease.
 func TestKubeEvents(t *testing.T) {
-	c := kube.Shared(t)
+	c, ns, sa := gatewayAccount(t)
 	ctx := t.Context()
-	ns := c.TestNamespace(t)
-	sa, err := c.ServiceAccount(ctx, ns, "gateway")
-	if err != nil {
-		t.Fatal(err)
-	}
 	pod, err := c.CreatePod(ctx, ns, "mg-0", map[string]string{"app": "memgraph"}, "127.0.0.2", true)
 	if err != nil {
 		t.Fatal(err)
@@ -130,34 +121,17 @@ func TestKubeEvents(t *testing.T) {
 // (InstanceDiverged): each is an Event on the election Lease, readable
 // with the client.
 func TestE2EKubernetesEvents(t *testing.T) {
-	c := kube.Shared(t)
+	c, ns, sa := gatewayAccount(t)
 	ctx := t.Context()
-	ns := c.TestNamespace(t)
-	sa, err := c.ServiceAccount(ctx, ns, "gateway")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var instances []string
 	for i, host := range []string{"127.0.0.81", "127.0.0.82"} {
 		name := fmt.Sprintf("mg-%d", i+1)
-		cfg := mgsim.DefaultConfig(t.TempDir())
-		ln, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			t.Fatalf("listen on %s: %v", host, err)
-		}
-		cfg.BoltAddress = ln.Addr().String()
-		ln.Close()
-		cfg.ReplicaCheckInterval = 100 * time.Millisecond
-		in, err := mgsim.Start(cfg)
-		if err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		t.Cleanup(func() { in.Close() })
+		bolt, entry := startMgsim(t, name, host, nil)
 		// Data of its own on each: two MAINs whose histories differ.
-		if err := cluster.WriteStamp(ctx, cfg.BoltAddress, "Events", int64(i+1)); err != nil {
+		if err := cluster.WriteStamp(ctx, bolt, "Events", int64(i+1)); err != nil {
 			t.Fatalf("write to %s: %v", name, err)
 		}
-		instances = append(instances, fmt.Sprintf("%s=%s/%s", name, cfg.BoltAddress, net.JoinHostPort(host, strconv.Itoa(10000))))
+		instances = append(instances, entry)
 	}
 	tokenFile := writeFile(t, t.TempDir(), "token", "events-s3cret\n")
 	n := startNode(t, "gw-ev",

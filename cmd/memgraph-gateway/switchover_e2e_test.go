@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,21 +29,8 @@ func TestE2ESwitchover(t *testing.T) {
 
 	var instances []string
 	for i, host := range []string{"127.0.0.61", "127.0.0.62", "127.0.0.63"} {
-		cfg := mgsim.DefaultConfig(t.TempDir())
-		ln, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			t.Fatalf("listen on %s: %v", host, err)
-		}
-		cfg.BoltAddress = ln.Addr().String()
-		ln.Close()
-		cfg.Version = "3.10.0"
-		cfg.ReplicaCheckInterval = 100 * time.Millisecond
-		in, err := mgsim.Start(cfg)
-		if err != nil {
-			t.Fatalf("start mg-%d: %v", i+1, err)
-		}
-		t.Cleanup(func() { in.Close() })
-		instances = append(instances, fmt.Sprintf("mg-%d=%s/%s", i+1, cfg.BoltAddress, net.JoinHostPort(host, strconv.Itoa(10000))))
+		_, entry := startMgsim(t, fmt.Sprintf("mg-%d", i+1), host, func(c *mgsim.Config) { c.Version = "3.10.0" })
+		instances = append(instances, entry)
 	}
 	tokenFile := writeFile(t, t.TempDir(), "token", "e2e-s3cret\n")
 	env := []string{
