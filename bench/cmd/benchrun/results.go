@@ -365,7 +365,7 @@ func printReport(w io.Writer, r *Results) {
 			fmt.Fprintf(w, "  route change cut: %d/%d closed (%d before the trigger, %d as resets); time to all closed %s; first %.1f, p50 %.1f, p99 %.1f, last %.1f ms\n",
 				cut.Closed, cut.Held, cut.ClosedBefore, cut.ReadErrResets, msOrNot(cut), cut.FirstMs, cut.P50Ms, cut.P99Ms, cut.LastMs)
 			if ir.Cut != nil && ir.FDsReleasedMs != 0 {
-				fmt.Fprintf(w, "  gateway's own view (fd count polled every 10 ms): back to baseline %s after the trigger\n", releasedText(ir.FDsReleasedMs))
+				fmt.Fprintf(w, "  gateway's own view (fd count polled every 10 ms once the clients reported): back to baseline %s after the trigger\n", releasedText(ir.FDsReleasedMs))
 			}
 			fmt.Fprintf(w, "  after the cut: alive %v, fds %d (pipes %d), RSS %d KiB, new connection via main b: %s\n",
 				ir.AliveAfterCut, ir.FDsAfter.Total, ir.FDsAfter.Pipes, ir.RSSAfterKiB, orDash(ir.PostCutProbe))
