@@ -50,7 +50,7 @@ func (b *bench) run() error {
 		Started: time.Now().UTC(),
 		Machine: machineInfo(),
 		Config: RunConfig{
-			Short: c.short, Reps: c.reps, DurationS: c.duration.Seconds(), WarmupS: c.warmup.Seconds(),
+			Short: c.short, Reps: c.reps, BulkReps: c.bulkReps, DurationS: c.duration.Seconds(), WarmupS: c.warmup.Seconds(),
 			BulkDurationS: c.bulkDuration.Seconds(), IdleN: c.idleN, Rate: c.rate, Command: strings.Join(os.Args, " "),
 		},
 	}
@@ -325,6 +325,7 @@ func (b *bench) latency() {
 				logf("rep %d/%d %-7s %-20s p50 %7.1fus p99 %7.1fus %8.0f ops/s", rep+1, c.reps,
 					t.name, cell.label(), r.P50Us, r.P99Us, r.OpsPerSec)
 				lc.Runs = append(lc.Runs, r)
+				lc.RunReps = append(lc.RunReps, rep)
 				if sec, ok := cpu(); ok && r.AllOps > 0 {
 					lc.CPUUsPerOpRuns = append(lc.CPUUsPerOpRuns, sec*1e6/float64(r.AllOps))
 				}
@@ -346,7 +347,7 @@ func (b *bench) bulk() {
 	for _, t := range b.targets {
 		b.res.Bulk = append(b.res.Bulk, &BulkCell{Target: t.name})
 	}
-	for rep := range b.cfg.reps {
+	for rep := range b.cfg.bulkReps {
 		n := len(b.targets)
 		for k := range n {
 			t := b.targets[(k+rep)%n]
@@ -361,7 +362,7 @@ func (b *bench) bulk() {
 				b.checkAlive(t)
 				continue
 			}
-			logf("bulk rep %d/%d %-7s %8.0f MB/s", rep+1, b.cfg.reps, t.name, r.MBPerSec)
+			logf("bulk rep %d/%d %-7s %8.0f MB/s", rep+1, b.cfg.bulkReps, t.name, r.MBPerSec)
 			bc := b.res.findBulk(t.name)
 			bc.Runs = append(bc.Runs, r)
 			if sec, ok := cpu(); ok && sec > 0 {

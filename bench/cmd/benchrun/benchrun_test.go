@@ -118,3 +118,56 @@ func TestRatio(t *testing.T) {
 		}
 	}
 }
+
+func TestPairedDiff(t *testing.T) {
+	runs := func(target string, reps []int, p50s ...float64) *LatencyCell {
+		lc := &LatencyCell{Target: target, Size: 64, Conns: 1, RunReps: reps}
+		for _, v := range p50s {
+			lc.Runs = append(lc.Runs, loadgen.RRResult{P50Us: v, P99Us: 2 * v})
+		}
+		lc.reduce()
+		return lc
+	}
+	for _, c := range []struct {
+		name       string
+		gw, hp     *LatencyCell
+		wantMedian float64
+		wantLower  int
+		wantN      int
+	}{
+		// The medians of the runs say the gateway is 5 us slower (85 vs
+		// 80); run by run it was lower twice and its one slow run met a
+		// quiet HAProxy run.
+		{"drift", runs(tGateway, []int{0, 1, 2}, 45, 85, 140), runs(tHAProxy, []int{0, 1, 2}, 50, 90, 80), -5, 2, 3},
+		// A repetition HAProxy missed (its run failed) is not paired.
+		{"missing", runs(tGateway, []int{0, 1, 2}, 10, 20, 30), runs(tHAProxy, []int{0, 2}, 15, 25), 0, 1, 2},
+		{"none", runs(tGateway, []int{0}, 10), runs(tHAProxy, []int{1}, 15), 0, 0, 0},
+	} {
+		m, lower, n := pairedDiff(c.gw, c.hp, "p50")
+		if m != c.wantMedian || lower != c.wantLower || n != c.wantN {
+			t.Errorf("%s: median %v, lower %d of %d; want %v, %d of %d", c.name, m, lower, n, c.wantMedian, c.wantLower, c.wantN)
+		}
+		if m99, _, _ := pairedDiff(c.gw, c.hp, "p99"); m99 != 2*c.wantMedian {
+			t.Errorf("%s: p99 median %v, want %v", c.name, m99, 2*c.wantMedian)
+		}
+	}
+	// The goal follows the paired difference, not the medians.
+	r := &Results{}
+	spec := cellSpec{64, 1, 0}
+	d := runs(tDirect, []int{0, 1, 2}, 20, 20, 20)
+	gw := runs(tGateway, []int{0, 1, 2}, 45, 85, 140)
+	hp := runs(tHAProxy, []int{0, 1, 2}, 50, 90, 80)
+	for _, lc := range []*LatencyCell{d, gw, hp} {
+		lc.AddedP50, lc.AddedP99 = lc.P50-d.P50, lc.P99-d.P99
+	}
+	r.Latency = []*LatencyCell{d, gw, hp}
+	for _, g := range evaluate(r) {
+		if g.Name == "added p50 <= HAProxy's, "+spec.label() {
+			if g.Status != "PASS" || !strings.Contains(g.Detail, "lower in 2 of 3") {
+				t.Errorf("%s: %s (%s)", g.Name, g.Status, g.Detail)
+			}
+			return
+		}
+	}
+	t.Error("no goal for 64 B c=1")
+}
