@@ -50,7 +50,7 @@ func (b *bench) run() error {
 		Started: time.Now().UTC(),
 		Machine: machineInfo(),
 		Config: RunConfig{
-			Short: c.short, Reps: c.reps, BulkReps: c.bulkReps, DurationS: c.duration.Seconds(), WarmupS: c.warmup.Seconds(),
+			Short: c.short, Reps: c.reps, BulkReps: c.bulkReps, GatewayGOMAXPROCS: c.gatewayProcs, DurationS: c.duration.Seconds(), WarmupS: c.warmup.Seconds(),
 			BulkDurationS: c.bulkDuration.Seconds(), IdleN: c.idleN, Rate: c.rate, Command: strings.Join(os.Args, " "),
 		},
 	}
@@ -196,6 +196,15 @@ func (b *bench) startEcho() error {
 	return nil
 }
 
+// gatewayEnv is the gateway processes' extra environment: GOMAXPROCS when
+// -gateway-gomaxprocs is set.
+func (b *bench) gatewayEnv() []string {
+	if b.cfg.gatewayProcs > 0 {
+		return []string{fmt.Sprintf("GOMAXPROCS=%d", b.cfg.gatewayProcs)}
+	}
+	return nil
+}
+
 // startGatewayMain starts the gateway used for latency and throughput,
 // configured with --main.
 func (b *bench) startGatewayMain() (target, error) {
@@ -207,7 +216,7 @@ func (b *bench) startGatewayMain() (target, error) {
 	if err != nil {
 		return target{}, err
 	}
-	p, err := b.r.start("gateway-latency", b.gatewayBin, "serve",
+	p, err := b.r.startEnv("gateway-latency", b.gatewayEnv(), b.gatewayBin, "serve",
 		"--bind-address", addr, "--http-address", httpAddr,
 		"--main", "a="+b.backendA, "--max-connections", "2000", "--log-level", "warn")
 	if err != nil {

@@ -137,7 +137,7 @@ func (b *bench) idleGateway() *IdleResult {
 	if err := writeRoute(routeFile, 1, "a", b.backendA); err != nil {
 		return fail("%v", err)
 	}
-	p, err := b.r.start("gateway-idle", b.gatewayBin, "serve",
+	p, err := b.r.startEnv("gateway-idle", b.gatewayEnv(), b.gatewayBin, "serve",
 		"--bind-address", addr, "--http-address", httpAddr, "--route-file", routeFile,
 		"--max-connections", strconv.Itoa(n+1000), "--log-level", "warn")
 	if err != nil {

@@ -67,12 +67,20 @@ func sysProcAttr() *syscall.SysProcAttr {
 // start runs a long-lived child with stdout and stderr going to
 // <dir>/<name>.log.
 func (r *runner) start(name string, args ...string) (*proc, error) {
+	return r.startEnv(name, nil, args...)
+}
+
+// startEnv is start with extra environment variables ("K=V") for the child.
+func (r *runner) startEnv(name string, env []string, args ...string) (*proc, error) {
 	logPath := fmt.Sprintf("%s/%s.log", r.dir, name)
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(args[0], args[1:]...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = sysProcAttr()
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}

@@ -47,15 +47,17 @@ type Machine struct {
 
 // RunConfig is how the run was configured.
 type RunConfig struct {
-	Short         bool    `json:"short"`
-	Reps          int     `json:"reps"`
-	BulkReps      int     `json:"bulk_reps"`
-	DurationS     float64 `json:"duration_s"`
-	WarmupS       float64 `json:"warmup_s"`
-	BulkDurationS float64 `json:"bulk_duration_s"`
-	IdleN         int     `json:"idle_n"`
-	Rate          float64 `json:"paced_rate"`
-	Command       string  `json:"command"`
+	Short    bool `json:"short"`
+	Reps     int  `json:"reps"`
+	BulkReps int  `json:"bulk_reps"`
+	// GOMAXPROCS given to the gateway processes; 0: Go's default.
+	GatewayGOMAXPROCS int     `json:"gateway_gomaxprocs,omitempty"`
+	DurationS         float64 `json:"duration_s"`
+	WarmupS           float64 `json:"warmup_s"`
+	BulkDurationS     float64 `json:"bulk_duration_s"`
+	IdleN             int     `json:"idle_n"`
+	Rate              float64 `json:"paced_rate"`
+	Command           string  `json:"command"`
 }
 
 // LatencyCell is one target at one message size and concurrency: every
@@ -336,6 +338,11 @@ func printReport(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "haproxy: %s\n", orDash(r.Machine.HAProxy))
 	fmt.Fprintf(w, "mode: %s, %d run(s) x %gs per cell (+%gs warm-up), medians; loadavg %s -> %s\n",
 		pick(c.Short, "short", "full"), c.Reps, c.DurationS, c.WarmupS, orDash(r.LoadAvgStart), orDash(r.LoadAvgEnd))
+	gmp := "Go's default (the machine's CPUs)"
+	if c.GatewayGOMAXPROCS > 0 {
+		gmp = fmt.Sprintf("%d", c.GatewayGOMAXPROCS)
+	}
+	fmt.Fprintf(w, "gateway: GOMAXPROCS %s, relay loops one per Go processor; haproxy: nbthread 2\n", gmp)
 	fmt.Fprintln(w, "note: a shared 2-core machine (load generator, proxy and backend share it); compare within one run only.")
 
 	fmt.Fprintln(w, "\nLATENCY (round trip, microseconds, medians over runs of each run's percentile and max; +p50/+p99 = target minus direct; cpu us/op = proxy process CPU per round trip; x hap = ratio to HAProxy)")
