@@ -329,9 +329,11 @@ func TestE2EEtcdCluster(t *testing.T) {
 		t.Errorf("after epoch 2: mg-a %d, mg-b %d connections; want 3 and 3", a, b)
 	}
 	for _, n := range nodes {
-		if !strings.Contains(n.p.stderr.String(), `"epoch":2,"old_epoch":1,"phase":"serving","old_main":"mg-a=`+mgA.addr()+`","new_main":"mg-b=`+mgB.addr()+`","replicas":0,"cause":"store"`) {
-			t.Errorf("%s did not log the change to epoch 2 with cause store", n.id)
-		}
+		// Logged after the route is applied, and read through a pipe.
+		want := `"epoch":2,"old_epoch":1,"phase":"serving","old_main":"mg-a=` + mgA.addr() + `","new_main":"mg-b=` + mgB.addr() + `","replicas":0,"cause":"store"`
+		eventually(t, 5*time.Second, n.id+" did not log the change to epoch 2 with cause store", func() bool {
+			return strings.Contains(n.p.stderr.String(), want)
+		})
 	}
 
 	// kill -9 the leader: another takes over within lease + retry (+
@@ -394,6 +396,9 @@ func TestE2EEtcdCluster(t *testing.T) {
 		t.Errorf("restarted gateway's first connection: mg-a %d->%d, mg-b %d->%d; want it on mg-b", aBefore, a, bBefore, b)
 	}
 	waitHTTP(t, restarted.p, restarted.base()+"/readyz", 200)
+	eventually(t, 5*time.Second, "restarted gateway logged no route change from the store", func() bool {
+		return strings.Contains(restarted.p.stderr.String(), `"cause":"store"`)
+	})
 	var routeLines []string
 	for _, line := range strings.Split(restarted.p.stderr.String(), "\n") {
 		if strings.Contains(line, `"msg":"route changed"`) && strings.Contains(line, `"cause":"`) {
