@@ -54,6 +54,9 @@ type loopSet struct {
 	tried bool
 	ready atomic.Pointer[[]*evloop] // set once started
 	next  atomic.Uint32
+	// busy counts the loops not idle (see evloop.wait): while it is zero
+	// an idle loop parks without a wake-up cap.
+	busy atomic.Int32
 }
 
 // evloop is one epoll loop and the connections it owns.
@@ -71,8 +74,14 @@ type evloop struct {
 	waitN    int
 	waitErr  error
 	waitEvs  []syscall.EpollEvent
-	// idleWaits counts waits in a row that found nothing (see wait).
+	// idleWaits counts waits in a row that found nothing (see wait);
+	// idle is set once it reached idleWaitsToSleep (the loop is then not
+	// counted in loopSet.busy).
 	idleWaits int
+	idle      bool
+	// deep is set while the loop parks, or is about to, without a cap
+	// (every loop idle); a loop that turns busy wakes it.
+	deep atomic.Bool
 
 	mu      sync.Mutex
 	inbox   []*relayConn
@@ -257,6 +266,7 @@ func newEvloop(p *Proxy) (*evloop, error) {
 		l.waitN, l.waitErr = epollWaitNow(l.epfd, l.waitEvs)
 		return l.waitN > 0 || (l.waitErr != nil && l.waitErr != syscall.EINTR)
 	}
+	p.loops.busy.Add(1) // a loop starts busy
 	go l.run()
 	return l, nil
 }
@@ -284,21 +294,52 @@ func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 	// and sysmon was measured to leave a parked loop's events unseen for
 	// up to 280 ms at 64 connections); the deadline's timer makes it look.
 	// A loop counts as idle after idleWaitsToSleep empty waits in a row,
-	// so that an idle gateway wakes up 100 times a second per loop, not a
-	// thousand, and a connection arriving on an idle loop while the others
-	// are busy waits at most idleWakeCap for its first bytes.
+	// so that a loop idle while others are busy wakes up 100 times a
+	// second, not a thousand, and a connection arriving on it waits at
+	// most idleWakeCap for its first bytes.
+	//
+	// When every loop is idle none holds a processor, so the netpoller is
+	// looked at as soon as a processor goes idle, and an idle loop parks
+	// with no cap: an idle gateway does not wake up at all (with two loops
+	// the 10 ms cap cost about 2% of a core). The first loop to turn busy
+	// wakes those, which then park with the cap again. deep is raised
+	// before busy is read, and busy raised before deep is read (sequentially
+	// consistent atomics): either the parking loop sees a busy loop, or the
+	// busy loop sees it parking and wakes it.
+	ls := &l.p.loops
 	capMS := int(wakeCap / time.Millisecond)
-	if l.idleWaits >= idleWaitsToSleep {
+	if l.idle {
 		capMS = int(idleWakeCap / time.Millisecond)
+		l.deep.Store(true)
+		if ls.busy.Load() == 0 {
+			capMS = -1
+		} else {
+			l.deep.Store(false)
+		}
 	}
-	if timeout < 0 || timeout > capMS {
+	if capMS >= 0 && (timeout < 0 || timeout > capMS) {
 		timeout = capMS
 	}
 	n, err := l.park(events, timeout)
+	l.deep.Store(false)
 	if n > 0 {
 		l.idleWaits = 0
+		if l.idle {
+			l.idle = false
+			if ls.busy.Add(1) == 1 {
+				for _, o := range l.p.startedLoops() {
+					if o != l && o.deep.Load() {
+						o.wake()
+					}
+				}
+			}
+		}
 	} else if l.idleWaits < idleWaitsToSleep {
 		l.idleWaits++
+		if l.idleWaits == idleWaitsToSleep && !l.idle {
+			l.idle = true
+			ls.busy.Add(-1)
+		}
 	}
 	return n, err
 }
@@ -368,6 +409,9 @@ func (l *evloop) shutdown() {
 // run is the loop goroutine.
 func (l *evloop) run() {
 	defer func() {
+		if !l.idle {
+			l.p.loops.busy.Add(-1)
+		}
 		_ = l.epf.Close() // the epoll descriptor
 		syscall.Close(l.wakefd)
 		close(l.stopped)

@@ -3,6 +3,8 @@
 package proxy
 
 import (
+	"io"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -67,5 +69,81 @@ func TestEventLoopsOwnPlainTCP(t *testing.T) {
 				t.Errorf("%d loops started, want %d", got, tt.loops)
 			}
 		})
+	}
+}
+
+// TestIdleLoopsParkWithoutWakeups checks that loops stop waking up once
+// every loop is idle, that traffic still reaches a loop parked that way at
+// once, and that a loop turning busy makes the idle ones park with the cap
+// again (a loop parked without one could miss its events while the others
+// hold every processor).
+func TestIdleLoopsParkWithoutWakeups(t *testing.T) {
+	be := newFakeBackend(t, "m1")
+	tp := newTestProxy(t, Config{EventLoops: 2})
+	tp.SetRoute(serving(1, be))
+	var conns []net.Conn
+	for i := range 2 { // one connection per loop
+		c := dialBolt(t, tp.addr())
+		echo(t, c, payload(64, uint64(i)))
+		conns = append(conns, c)
+	}
+	loops := tp.Proxy.startedLoops()
+	if len(loops) != 2 {
+		t.Fatalf("%d loops, want 2", len(loops))
+	}
+	allDeep := func() bool {
+		for _, l := range loops {
+			if !l.deep.Load() {
+				return false
+			}
+		}
+		return tp.Proxy.loops.busy.Load() == 0
+	}
+	// Idle after 100 empty waits of up to 1 ms, then parked without a cap.
+	eventually(t, 5*time.Second, "loops parked without a cap", allDeep)
+
+	// Traffic on one loop's connection: relayed at once, and the loop
+	// turns busy and wakes the other, which parks with the cap again.
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; err == nil; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			msg := payload(64, uint64(i))
+			conns[0].SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err = conns[0].Write(msg); err == nil {
+				_, err = io.ReadFull(conns[0], make([]byte, len(msg)))
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		done <- err
+	}()
+	eventually(t, 5*time.Second, "no loop busy and none woken while one relays", func() bool {
+		return tp.Proxy.loops.busy.Load() >= 1 && !loops[0].deep.Load() && !loops[1].deep.Load()
+	})
+	// While the traffic goes on, no loop parks without a cap.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if allDeep() || tp.Proxy.loops.busy.Load() == 0 {
+			t.Fatal("a loop parked without a cap while another was busy")
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("echo through a loop woken from an uncapped park: %v", err)
+	}
+	// Both connections still relay after the loops went idle again.
+	eventually(t, 5*time.Second, "loops parked without a cap again", allDeep)
+	for i, c := range conns {
+		start := time.Now()
+		echo(t, c, payload(64, uint64(100+i)))
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("connection %d: echo took %v after an uncapped park", i, d)
+		}
 	}
 }
