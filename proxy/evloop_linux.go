@@ -74,13 +74,13 @@ type evloop struct {
 	waitN    int
 	waitErr  error
 	waitEvs  []syscall.EpollEvent
-	// idleWaits counts waits in a row that found nothing (see wait);
-	// idle is set once it reached idleWaitsToSleep (the loop is then not
-	// counted in loopSet.busy).
-	idleWaits int
+	// lastEvent is when the loop last did work (active); idle is set once
+	// that is activeWindow ago (the loop is then not counted in
+	// loopSet.busy). See wait.
+	lastEvent time.Time
 	idle      bool
-	// deep is set while the loop parks, or is about to, without a cap
-	// (every loop idle); a loop that turns busy wakes it.
+	// deep is set while the loop parks, or is about to, without the caps
+	// (no other loop busy); a loop that turns busy wakes it.
 	deep atomic.Bool
 
 	mu      sync.Mutex
@@ -266,6 +266,7 @@ func newEvloop(p *Proxy) (*evloop, error) {
 		l.waitN, l.waitErr = epollWaitNow(l.epfd, l.waitEvs)
 		return l.waitN > 0 || (l.waitErr != nil && l.waitErr != syscall.EINTR)
 	}
+	l.lastEvent = time.Now()
 	p.loops.busy.Add(1) // a loop starts busy
 	go l.run()
 	return l, nil
@@ -288,67 +289,80 @@ func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 	if timeout == 0 {
 		return epollWaitNow(l.epfd, events)
 	}
-	// A loop parks for at most wakeCap while it is busy, idleWakeCap once
-	// idle: Go's scheduler may not poll the network again while every
-	// other P runs a loop that never parks (it looks when a P goes idle,
-	// and sysmon was measured to leave a parked loop's events unseen for
-	// up to 280 ms at 64 connections); the deadline's timer makes it look.
-	// A loop counts as idle after idleWaitsToSleep empty waits in a row,
-	// so that a loop idle while others are busy wakes up 100 times a
-	// second, not a thousand, and a connection arriving on it waits at
-	// most idleWakeCap for its first bytes.
+	// While another loop is busy (had events within activeWindow), a
+	// parked loop wakes up at least every wakeCap if it is busy itself,
+	// every idleWakeCap if not: Go's scheduler may not poll the network
+	// again while every other P runs a loop that never parks (it looks when
+	// a P goes idle, and sysmon was measured to leave a parked loop's
+	// events unseen for up to 280 ms at 64 connections); the deadline's
+	// timer makes it look. An idle loop (no events for activeWindow) thus
+	// wakes up 100 times a second, not a thousand, and a connection
+	// arriving on it waits at most idleWakeCap for its first bytes.
 	//
-	// When every loop is idle none holds a processor, so the netpoller is
-	// looked at as soon as a processor goes idle, and an idle loop parks
-	// with no cap: an idle gateway does not wake up at all (with two loops
-	// the 10 ms cap cost about 2% of a core). The first loop to turn busy
-	// wakes those, which then park with the cap again. deep is raised
-	// before busy is read, and busy raised before deep is read (sequentially
-	// consistent atomics): either the parking loop sees a busy loop, or the
-	// busy loop sees it parking and wakes it.
+	// While no other loop is busy, none holds a processor, so the netpoller
+	// is looked at as soon as a processor goes idle: the loop parks without
+	// a cap, except that a busy loop wakes up once when it turns idle (for
+	// the others' sake). An idle gateway then does not wake up at all (with
+	// two loops the 10 ms cap cost about 2% of a core), nor does a loop
+	// relaying a few messages a second wake up between them. Such a park
+	// raises deep, and a loop turning busy wakes every loop in a deep park,
+	// which then parks with the caps again. deep is raised before busy is
+	// read, and busy before deep is read (sequentially consistent
+	// atomics): either the parking loop sees the busy one, or the busy one
+	// sees it parking and wakes it.
 	ls := &l.p.loops
-	capMS := int(wakeCap / time.Millisecond)
+	now := time.Now()
+	if !l.idle && now.Sub(l.lastEvent) >= activeWindow {
+		l.idle = true
+		ls.busy.Add(-1)
+	}
+	self := int32(1)
 	if l.idle {
+		self = 0
+	}
+	capMS := -1 // deep: no cap, or until this loop turns idle
+	if !l.idle {
+		capMS = int((l.lastEvent.Add(activeWindow).Sub(now) + time.Millisecond - 1) / time.Millisecond)
+	}
+	l.deep.Store(true)
+	if ls.busy.Load()-self > 0 {
+		l.deep.Store(false)
 		capMS = int(idleWakeCap / time.Millisecond)
-		l.deep.Store(true)
-		if ls.busy.Load() == 0 {
-			capMS = -1
-		} else {
-			l.deep.Store(false)
+		if !l.idle {
+			capMS = int(wakeCap / time.Millisecond)
 		}
 	}
 	if capMS >= 0 && (timeout < 0 || timeout > capMS) {
-		timeout = capMS
+		timeout = max(1, capMS)
 	}
 	n, err := l.park(events, timeout)
 	l.deep.Store(false)
-	if n > 0 {
-		l.idleWaits = 0
-		if l.idle {
-			l.idle = false
-			if ls.busy.Add(1) == 1 {
-				for _, o := range l.p.startedLoops() {
-					if o != l && o.deep.Load() {
-						o.wake()
-					}
-				}
-			}
-		}
-	} else if l.idleWaits < idleWaitsToSleep {
-		l.idleWaits++
-		if l.idleWaits == idleWaitsToSleep && !l.idle {
-			l.idle = true
-			ls.busy.Add(-1)
-		}
-	}
 	return n, err
 }
 
-// wakeCap, idleWakeCap and idleWaitsToSleep: see wait.
+// active records that the loop relayed, or took new connections, jobs or
+// cut connections, just now (see wait). A wake-up with nothing to do does
+// not count: two idle loops waking each other would otherwise keep each
+// other busy.
+func (l *evloop) active() {
+	l.lastEvent = time.Now()
+	if !l.idle {
+		return
+	}
+	l.idle = false
+	l.p.loops.busy.Add(1)
+	for _, o := range l.p.startedLoops() {
+		if o != l && o.deep.Load() {
+			o.wake()
+		}
+	}
+}
+
+// wakeCap, idleWakeCap and activeWindow: see wait.
 const (
-	wakeCap          = time.Millisecond
-	idleWakeCap      = 10 * time.Millisecond
-	idleWaitsToSleep = 100
+	wakeCap      = time.Millisecond
+	idleWakeCap  = 10 * time.Millisecond
+	activeWindow = 100 * time.Millisecond
 )
 
 // park waits for events with the goroutine parked on the epoll descriptor
@@ -432,17 +446,24 @@ func (l *evloop) run() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		worked := len(l.again) > 0 || len(l.reap) > 0
 		for i := 0; i < n; i++ {
 			ev := &events[i]
 			if int(ev.Fd) == l.wakefd {
-				if l.control() {
+				stop, took := l.control()
+				if stop {
 					return
 				}
+				worked = worked || took
 				continue
 			}
 			if e := l.end(int(ev.Fd)); e != nil {
+				worked = true
 				l.event(e, ev.Events)
 			}
+		}
+		if worked {
+			l.active()
 		}
 		if len(l.again) > 0 {
 			again := l.again
@@ -471,8 +492,8 @@ func (l *evloop) end(fd int) *relayEnd {
 }
 
 // control handles the eventfd: new connections, kicks, stop. It reports
-// whether the loop must end.
-func (l *evloop) control() bool {
+// whether the loop must end, and whether there was anything to do.
+func (l *evloop) control() (stop, worked bool) {
 	var v uint64
 	_, _, _ = syscall.RawSyscall(syscall.SYS_READ, uintptr(l.wakefd), uintptr(unsafe.Pointer(&v)), 8)
 	l.mu.Lock()
@@ -493,7 +514,7 @@ func (l *evloop) control() bool {
 			}
 		}
 	}
-	return stop
+	return stop, len(inbox) > 0 || len(jobs) > 0 || kicked
 }
 
 // register starts watching a new connection's sockets. Readiness present
