@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -365,61 +364,27 @@ func writeRetrying(ctx context.Context, t *testing.T, s state.Store, r state.Rou
 	return 0
 }
 
-// gateCutter cuts a watcher's path to etcd with a test/cluster Gate: cut
-// resets every connection it carries and holds new ones, unanswered, until
-// restore drops them and the client dials again: a partition that heals.
-// (etcd's client takes a dialer only as a gRPC DialOption, and
-// google.golang.org/grpc is not a direct dependency of the module.)
+// gateCutter cuts a watcher's path to its store (etcd or the API server)
+// with a test/cluster Gate: cut resets every connection it carries and
+// holds new ones, unanswered, until restore drops them and the client
+// dials again: a partition that heals. (A gate rather than a dialer: etcd's
+// client takes one only as a gRPC DialOption, and google.golang.org/grpc is
+// not a direct dependency of the module.)
 type gateCutter struct{ *cluster.Gate }
 
 func (g gateCutter) cut()     { g.Close() }
 func (g gateCutter) restore() { g.Open() }
 
-// dialCutter is a client-go dialer (rest.Config.Dial): cut closes every
-// connection it made and refuses new ones until restore.
-type dialCutter struct {
-	mu    sync.Mutex
-	isCut bool
-	conns []net.Conn
-}
-
-var errConnCut = errors.New("test: connection cut")
-
-func (d *dialCutter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	d.mu.Lock()
-	isCut := d.isCut
-	d.mu.Unlock()
-	if isCut {
-		return nil, errConnCut
-	}
-	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+// newGateCutter puts a gate in front of target (host:port) for the test's
+// life.
+func newGateCutter(t *testing.T, target string) gateCutter {
+	t.Helper()
+	g, err := cluster.NewGate(target)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.isCut {
-		conn.Close()
-		return nil, errConnCut
-	}
-	d.conns = append(d.conns, conn)
-	return conn, nil
-}
-
-func (d *dialCutter) cut() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.isCut = true
-	for _, c := range d.conns {
-		c.Close()
-	}
-	d.conns = nil
-}
-
-func (d *dialCutter) restore() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.isCut = false
+	t.Cleanup(g.Stop)
+	return gateCutter{g}
 }
 
 // TestEtcdWatchRecoversFromCompaction: watchers stalled or disconnected
@@ -455,12 +420,8 @@ func TestEtcdWatchRecoversFromCompaction(t *testing.T) {
 		watcher: func(t *testing.T, log *zap.Logger, cut bool) (state.Store, cutter) {
 			endpoint, ct := e.Endpoint, cutter(nil)
 			if cut {
-				g, err := cluster.NewGate(strings.TrimPrefix(e.Endpoint, "http://"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(g.Stop)
-				endpoint, ct = "http://"+g.Addr(), gateCutter{g}
+				g := newGateCutter(t, strings.TrimPrefix(e.Endpoint, "http://"))
+				endpoint, ct = "http://"+g.Addr(), g
 			}
 			c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 			if err != nil {
@@ -499,8 +460,8 @@ func kubeRecoveryBackend(t *testing.T, c *kube.Cluster, loseHistory func(t *test
 			cfg := rest.CopyConfig(env.cfg)
 			var ct cutter
 			if cut {
-				d := &dialCutter{}
-				cfg.Dial, ct = d.dial, d
+				g := newGateCutter(t, strings.TrimPrefix(cfg.Host, "https://"))
+				cfg.Host, ct = "https://"+g.Addr(), g
 			}
 			cs, err := kubernetes.NewForConfig(cfg)
 			if err != nil {
