@@ -316,21 +316,17 @@ func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 		l.idle = true
 		ls.busy.Add(-1)
 	}
-	self := int32(1)
-	if l.idle {
-		self = 0
-	}
-	capMS := -1 // deep: no cap, or until this loop turns idle
-	if !l.idle {
-		capMS = int((l.lastEvent.Add(activeWindow).Sub(now) + time.Millisecond - 1) / time.Millisecond)
-	}
 	l.deep.Store(true)
-	if ls.busy.Load()-self > 0 {
+	capMS := -1 // none
+	switch n := ls.busy.Load(); {
+	case !l.idle && n > 1, l.idle && n > 0: // another loop is busy
 		l.deep.Store(false)
-		capMS = int(idleWakeCap / time.Millisecond)
-		if !l.idle {
-			capMS = int(wakeCap / time.Millisecond)
+		capMS = int(wakeCap / time.Millisecond)
+		if l.idle {
+			capMS = int(idleWakeCap / time.Millisecond)
 		}
+	case !l.idle: // until this loop turns idle
+		capMS = int((l.lastEvent.Add(activeWindow).Sub(now) + time.Millisecond - 1) / time.Millisecond)
 	}
 	if capMS >= 0 && (timeout < 0 || timeout > capMS) {
 		timeout = max(1, capMS)
