@@ -331,7 +331,7 @@ func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 	if capMS >= 0 && (timeout < 0 || timeout > capMS) {
 		timeout = max(1, capMS)
 	}
-	n, err := l.park(events, timeout)
+	n, err := l.park(events, timeout, now)
 	l.deep.Store(false)
 	return n, err
 }
@@ -362,8 +362,9 @@ const (
 )
 
 // park waits for events with the goroutine parked on the epoll descriptor
-// in Go's netpoller, up to timeout ms (-1: no limit).
-func (l *evloop) park(events []syscall.EpollEvent, timeout int) (int, error) {
+// in Go's netpoller, up to timeout ms (-1: no limit); now is the
+// caller's clock reading, which sets the deadline.
+func (l *evloop) park(events []syscall.EpollEvent, timeout int, now time.Time) (int, error) {
 	// RawConn.Read collects first (waitFn) and parks only if that found
 	// nothing.
 	//
@@ -373,7 +374,6 @@ func (l *evloop) park(events []syscall.EpollEvent, timeout int) (int, error) {
 	// millisecond early costs one empty round.
 	switch {
 	case timeout > 0:
-		now := time.Now()
 		want := now.Add(time.Duration(timeout) * time.Millisecond)
 		if l.deadline.IsZero() || !l.deadline.After(now) || want.Before(l.deadline) {
 			_ = l.epf.SetReadDeadline(want)
