@@ -66,6 +66,8 @@ type Idle struct {
 	allDone  chan struct{}
 	once     sync.Once
 	closing  atomic.Bool
+	// closeAll closes every connection this side (see startWatch).
+	closeAll func()
 }
 
 // OpenIdle opens the connections (bounded by o.OpenTimeout) and starts
@@ -128,9 +130,7 @@ func OpenIdle(o IdleOptions) (*Idle, IdleOpenResult) {
 	if len(idle.conns) == 0 {
 		idle.once.Do(func() { close(idle.allDone) })
 	}
-	for i, c := range idle.conns {
-		go idle.watch(i, c)
-	}
+	idle.startWatch()
 	return idle, res
 }
 
@@ -157,6 +157,19 @@ func openOne(addr string, timeout time.Duration, pingSize int) (net.Conn, error)
 	return c, nil
 }
 
+// watchGoroutines watches every connection with a goroutine blocked in
+// Read (platforms without epoll).
+func (d *Idle) watchGoroutines() {
+	for i, c := range d.conns {
+		go d.watch(i, c)
+	}
+	d.closeAll = func() {
+		for _, c := range d.conns {
+			c.Close()
+		}
+	}
+}
+
 // watch blocks in Read until the connection ends and stamps the time.
 func (d *Idle) watch(i int, c net.Conn) {
 	var b [512]byte
@@ -166,14 +179,20 @@ func (d *Idle) watch(i int, c net.Conn) {
 			d.gotData.Add(1)
 			continue
 		}
-		d.closedAt[i].Store(time.Now().UnixNano())
-		if err != nil && err != io.EOF && !d.closing.Load() {
-			d.reset[i].Store(true)
-		}
-		if d.open.Add(-1) == 0 {
-			d.once.Do(func() { close(d.allDone) })
-		}
+		d.ended(i, time.Now().UnixNano(), err != nil && err != io.EOF)
 		return
+	}
+}
+
+// ended records that connection i ended at unix ns at, with a reset (or
+// another error) rather than EOF.
+func (d *Idle) ended(i int, at int64, reset bool) {
+	d.closedAt[i].Store(at)
+	if reset && !d.closing.Load() {
+		d.reset[i].Store(true)
+	}
+	if d.open.Add(-1) == 0 {
+		d.once.Do(func() { close(d.allDone) })
 	}
 }
 
@@ -230,9 +249,7 @@ func (d *Idle) WaitCut(trigger time.Time, timeout time.Duration) CutResult {
 // watchers to notice.
 func (d *Idle) Close() {
 	d.closing.Store(true)
-	for _, c := range d.conns {
-		c.Close()
-	}
+	d.closeAll()
 	select {
 	case <-d.allDone:
 	case <-time.After(5 * time.Second):

@@ -1,10 +1,12 @@
 package loadgen
 
 import (
+	"io"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/memgraph-gateway/memgraph-gateway/bench/internal/boltwire"
 	"github.com/memgraph-gateway/memgraph-gateway/bench/internal/echo"
 )
 
@@ -116,5 +118,114 @@ func TestRequestResponseRate(t *testing.T) {
 	// a loaded machine makes the round trips slower than the schedule).
 	if r.Ops < 300 || r.Ops > 1050 || r.Rate != 2000 {
 		t.Fatalf("paced run: ops %d rate %v (want ~1000 at 2000/s)", r.Ops, r.Rate)
+	}
+}
+
+// handshakeServer accepts Bolt handshakes and hands each accepted
+// connection to conns, so a test can end them its own way.
+func handshakeServer(t *testing.T) (string, <-chan *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns := make(chan *net.TCPConn, 1024)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			var pre [boltwire.PreambleLen]byte
+			if _, err := io.ReadFull(c, pre[:]); err != nil {
+				c.Close()
+				continue
+			}
+			c.Write(boltwire.Version52[:])
+			conns <- c.(*net.TCPConn)
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+// TestIdleCutTellsResetsEOFAndData: the watcher counts a reset as a reset,
+// an orderly close as EOF, and bytes sent before the end as unexpected
+// data; connections ended before the trigger are not counted in the cut.
+func TestIdleCutTellsResetsEOFAndData(t *testing.T) {
+	addr, accepted := handshakeServer(t)
+	const n = 40
+	idle, open := OpenIdle(IdleOptions{Addr: addr, N: n})
+	if open.Opened != n {
+		t.Fatalf("open: %+v", open)
+	}
+	var server []*net.TCPConn
+	for range n {
+		select {
+		case c := <-accepted:
+			server = append(server, c)
+		case <-time.After(5 * time.Second):
+			t.Fatal("the server did not see every connection")
+		}
+	}
+	server[0].Close() // before the trigger
+	deadline := time.Now().Add(5 * time.Second)
+	for idle.Open() != n-1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	trigger := time.Now()
+	for i, c := range server[1:] {
+		switch {
+		case i%2 == 0:
+			c.SetLinger(0) // close with a reset
+			c.Close()
+		case i%3 == 0:
+			c.Write([]byte("x")) // a stray byte, then EOF
+			c.Close()
+		default:
+			c.Close()
+		}
+	}
+	r := idle.WaitCut(trigger, 5*time.Second)
+	if r.ClosedBefore != 1 || r.Closed != n-1 || r.AllClosed { // AllClosed: only when none ended before
+		t.Fatalf("cut: %+v", r)
+	}
+	resets := 0
+	for i := range n - 1 {
+		if i%2 == 0 {
+			resets++
+		}
+	}
+	if r.ReadErrResets != resets {
+		t.Errorf("resets = %d, want %d", r.ReadErrResets, resets)
+	}
+	if r.GotDataBefore == 0 {
+		t.Errorf("the stray bytes were not counted: %+v", r)
+	}
+	idle.Close()
+}
+
+// TestIdleCloseEndsWatching: Close ends every connection this side and
+// returns; none of them counts as a reset.
+func TestIdleCloseEndsWatching(t *testing.T) {
+	addr, _ := handshakeServer(t)
+	idle, open := OpenIdle(IdleOptions{Addr: addr, N: 20})
+	if open.Opened != 20 {
+		t.Fatalf("open: %+v", open)
+	}
+	done := make(chan struct{})
+	go func() { idle.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if idle.Open() != 0 {
+		t.Fatalf("open after Close = %d", idle.Open())
+	}
+	for i := range idle.reset {
+		if idle.reset[i].Load() {
+			t.Fatalf("connection %d counted as reset after Close", i)
+		}
 	}
 }
