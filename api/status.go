@@ -126,4 +126,15 @@ type Connections struct {
 	Total    uint64         `json:"total"`    // accepted since start, rejected ones included
 	Rejected map[string]int `json:"rejected"` // since start, by reason
 	Cut      uint64         `json:"cut"`      // relayed connections cut by a route change or shutdown
+	LastCut  *Cut           `json:"lastCut,omitempty"`
+}
+
+// Cut is the latest cut that touched a connection: how many, and how long
+// after it began they were all fenced (no byte to the old MAIN after that)
+// and every client was told (reset).
+type Cut struct {
+	Connections int       `json:"connections"`
+	FenceMs     float64   `json:"fenceMs"`
+	NotifyMs    float64   `json:"notifyMs"`
+	At          time.Time `json:"at"`
 }

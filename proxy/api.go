@@ -104,4 +104,16 @@ type Stats struct {
 	Rejected map[string]int `json:"rejected"` // by reason (only reasons seen)
 	Cut      uint64         `json:"cut"`      // relayed connections cut by a newer epoch or a forced close
 	Epoch    uint64         `json:"epoch"`
+	LastCut  *CutStats      `json:"last_cut,omitempty"` // the latest cut that touched a connection
+}
+
+// CutStats describes one cut (a route change, routing turned off, a forced
+// close): the connections it touched, and how long after it began every
+// one was fenced (no byte to the old backend from then on) and every client
+// was told (reset, or shut down at a forced close).
+type CutStats struct {
+	Connections int       `json:"connections"`
+	FenceMs     float64   `json:"fence_ms"`
+	NotifyMs    float64   `json:"notify_ms"`
+	At          time.Time `json:"at"` // when every client was told
 }

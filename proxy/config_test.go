@@ -133,10 +133,18 @@ func TestMetrics(t *testing.T) {
 		"memgraph_gateway_route_changes_total":                                 2,
 		"memgraph_gateway_connections_rejected_total,reason=handshake-timeout": 0,
 		"memgraph_gateway_connections_total,listener=read-only":                0,
+		// One cut touched a connection (epoch 3 -> 4); the first route's
+		// touched none and is not observed.
+		"memgraph_gateway_cut_duration_seconds,phase=fence":  1,
+		"memgraph_gateway_cut_duration_seconds,phase=notify": 1,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
+	}
+	lc := tp.Stats().LastCut
+	if lc == nil || lc.Connections != 1 || lc.FenceMs < 0 || lc.NotifyMs < lc.FenceMs || lc.At.IsZero() {
+		t.Errorf("last cut = %+v, want 1 connection, notify >= fence", lc)
 	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -64,6 +65,9 @@ type metrics struct {
 	bytesUp      prometheus.Counter // client_to_server
 	bytesDown    prometheus.Counter // server_to_client
 	dial         prometheus.Histogram
+	cutFence     prometheus.Observer
+	cutNotify    prometheus.Observer
+	lastCut      atomic.Pointer[CutStats]
 	epoch        prometheus.Gauge
 	routeChanges prometheus.Counter
 
@@ -95,6 +99,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Namespace: namespace, Name: "bytes_total",
 		Help: "Bytes relayed, by direction.",
 	}, []string{"direction"})
+	cutTime := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "cut_duration_seconds",
+		Help: "Time from the start of a cut (route change, routing off, forced close) until its connections " +
+			"were fenced (phase=fence: no byte to the old backend after it) and until every client was told " +
+			"(phase=notify). Cuts that touch no connection are not observed.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100µs .. ~3.3s
+	}, []string{"phase"})
 	m := &metrics{
 		roles: map[Role]roleCounters{},
 		held: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -125,10 +136,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for r := range numReasons {
 		m.rejected[r] = rejected.WithLabelValues(r.String())
 	}
+	m.cutFence, m.cutNotify = cutTime.WithLabelValues("fence"), cutTime.WithLabelValues("notify")
 	m.bytesUp = bytes.WithLabelValues("client_to_server")
 	m.bytesDown = bytes.WithLabelValues("server_to_client")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{active, total, rejected, bytes, m.held, m.cut, m.dial, m.epoch, m.routeChanges} {
+		for _, c := range []prometheus.Collector{active, total, rejected, bytes, m.held, m.cut, cutTime, m.dial, m.epoch, m.routeChanges} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("proxy: register metrics: %w", err)
 			}
@@ -147,6 +159,17 @@ func (m *metrics) addCut(n int) {
 	m.nCut.Add(uint64(n))
 }
 
+// cutDone records a finished cut that touched n connections.
+func (m *metrics) cutDone(n int, fence, notify time.Duration) {
+	if n == 0 {
+		return
+	}
+	m.cutFence.Observe(fence.Seconds())
+	m.cutNotify.Observe(notify.Seconds())
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	m.lastCut.Store(&CutStats{Connections: n, FenceMs: ms(fence), NotifyMs: ms(notify), At: time.Now().UTC()})
+}
+
 func (m *metrics) holdInc() { m.held.Inc(); m.nHeld.Add(1) }
 func (m *metrics) holdDec() { m.held.Dec(); m.nHeld.Add(-1) }
 
@@ -159,6 +182,7 @@ func (m *metrics) stats(epoch uint64) Stats {
 		Cut:      m.nCut.Load(),
 		Epoch:    epoch,
 		Rejected: map[string]int{},
+		LastCut:  m.lastCut.Load(),
 	}
 	for r := range numReasons {
 		if n := m.nRejected[r].Load(); n > 0 {

@@ -79,7 +79,7 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Proxy, error)
 	}
 	p.table.Store(&routeTable{routing: true, changed: make(chan struct{})})
 	p.reg = newRegistry(&p.table, &p.draining)
-	p.reg.kick, p.reg.notifyLoops = p.kickLoops, p.notifyLoops
+	p.reg.kick, p.reg.notifyLoops, p.reg.cutDone = p.kickLoops, p.notifyLoops, p.m.cutDone
 	p.stopCtx, p.stopFn = context.WithCancel(context.Background())
 	return p, nil
 }

@@ -27,7 +27,10 @@ var (
 // before it scans the shards, so a connection is either seen by the scan or
 // refuses to relay (it cannot slip between the two).
 type registry struct {
-	kick        func() // after a cut's gate opened: the event loops reap
+	kick func() // after a cut's gate opened: the event loops reap
+	// cutDone reports each finished cut: how many connections it touched,
+	// how long until they were fenced and until every peer was told.
+	cutDone     func(n int, fence, notify time.Duration)
 	notifyLoops func(v []victim, shutdown bool) (rest []victim, wait func())
 	table       *atomic.Pointer[routeTable]
 	draining    *atomic.Bool
@@ -158,7 +161,8 @@ func (r *registry) cut(match func(epoch uint64) bool, shutdown bool) (n int, fin
 	for _, x := range v {
 		x.c.fenceWriters(x)
 	}
-	r.lastFence.Store(int64(time.Since(start)))
+	fence := time.Since(start)
+	r.lastFence.Store(int64(fence))
 	return n, func() {
 		rest, loopsDone := r.notifyLoops(v, shutdown)
 		forParallel(rest, func(x victim) { notifyVictim(x, shutdown) })
@@ -170,7 +174,11 @@ func (r *registry) cut(match func(epoch uint64) bool, shutdown bool) (n int, fin
 			}
 		}
 		loopsDone()
-		r.lastNotify.Store(int64(time.Since(start)))
+		notify := time.Since(start)
+		r.lastNotify.Store(int64(notify))
+		if r.cutDone != nil {
+			r.cutDone(len(v), fence, notify)
+		}
 		close(gate)
 		r.kick()
 	}

@@ -220,6 +220,9 @@ func (g *gateway) Status() api.Status {
 	if st.Connections.Rejected == nil {
 		st.Connections.Rejected = map[string]int{}
 	}
+	if c := s.LastCut; c != nil {
+		st.Connections.LastCut = &api.Cut{Connections: c.Connections, FenceMs: c.FenceMs, NotifyMs: c.NotifyMs, At: c.At}
+	}
 	return st
 }
 

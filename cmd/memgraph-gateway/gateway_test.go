@@ -198,8 +198,13 @@ func TestStatus(t *testing.T) {
 		st.Listeners[1] != (api.Listener{Role: "read-only", Address: ro.ln.Addr().String(), Serving: false}) {
 		t.Errorf("listeners %+v", st.Listeners)
 	}
-	if c := st.Connections; c.Active != 5 || c.Held != 1 || c.Relayed != 4 || c.Total != 9 || c.Cut != 2 || c.Rejected["limit"] != 3 {
+	if c := st.Connections; c.Active != 5 || c.Held != 1 || c.Relayed != 4 || c.Total != 9 || c.Cut != 2 || c.Rejected["limit"] != 3 || c.LastCut != nil {
 		t.Errorf("connections %+v", c)
+	}
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	fr.stats.LastCut = &proxy.CutStats{Connections: 2, FenceMs: 0.5, NotifyMs: 1.5, At: at}
+	if c := g.Status().Connections.LastCut; c == nil || *c != (api.Cut{Connections: 2, FenceMs: 0.5, NotifyMs: 1.5, At: at}) {
+		t.Errorf("last cut %+v", c)
 	}
 
 	r := serving(4, mg0)
@@ -319,7 +324,8 @@ func TestStatusTable(t *testing.T) {
 		Route: &api.Route{Epoch: 7, Phase: "serving", Main: &api.Backend{Name: "mg0", BoltAddr: "mg0:7687"},
 			Replicas: []api.Replica{{Backend: api.Backend{Name: "mg1", BoltAddr: "mg1:7687"}, Ready: true, Lag: -3}}},
 		Listeners:   []api.Listener{{Role: "read-write", Address: "0.0.0.0:7687", Serving: true}},
-		Connections: &api.Connections{Active: 3, Held: 1, Relayed: 2, Total: 50, Cut: 4, Rejected: map[string]int{"rate": 2, "limit": 1}},
+		Connections: &api.Connections{Active: 3, Held: 1, Relayed: 2, Total: 50, Cut: 4, Rejected: map[string]int{"rate": 2, "limit": 1},
+			LastCut: &api.Cut{Connections: 4, FenceMs: 0.25, NotifyMs: 1.5, At: started.Add(time.Hour)}},
 	}
 	var buf bytes.Buffer
 	writeStatusTable(&buf, st, started.Add(90*time.Minute))
@@ -332,6 +338,7 @@ Route        epoch 7, serving
 MAIN         mg0  mg0:7687
 Connections  active 3 (relayed 2, held 1), accepted 50, cut 4
 Rejected     limit 1, rate 2
+Last cut     4 connections at 2026-01-02T04:04:05Z: fenced in 0.2 ms, clients told in 1.5 ms
 
 LISTENER    ADDRESS       SERVING
 read-write  0.0.0.0:7687  yes

@@ -116,6 +116,10 @@ func writeStatusTable(out io.Writer, st api.Status, now time.Time) {
 			}
 			fmt.Fprintf(w, "Rejected\t%s\n", strings.Join(reasons, ", "))
 		}
+		if lc := c.LastCut; lc != nil {
+			fmt.Fprintf(w, "Last cut\t%d connections at %s: fenced in %.1f ms, clients told in %.1f ms\n",
+				lc.Connections, lc.At.Format(time.RFC3339), lc.FenceMs, lc.NotifyMs)
+		}
 	}
 	w.Flush()
 
