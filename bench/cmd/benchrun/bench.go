@@ -50,7 +50,7 @@ func (b *bench) run() error {
 		Started: time.Now().UTC(),
 		Machine: machineInfo(),
 		Config: RunConfig{
-			Short: c.short, Reps: c.reps, BulkReps: c.bulkReps, GatewayGOMAXPROCS: c.gatewayProcs, DurationS: c.duration.Seconds(), WarmupS: c.warmup.Seconds(),
+			Short: c.short, Reps: c.reps, BulkReps: c.bulkReps, CutReps: c.cutReps, GatewayGOMAXPROCS: c.gatewayProcs, DurationS: c.duration.Seconds(), WarmupS: c.warmup.Seconds(),
 			BulkDurationS: c.bulkDuration.Seconds(), IdleN: c.idleN, Rate: c.rate, Command: strings.Join(os.Args, " "),
 		},
 	}

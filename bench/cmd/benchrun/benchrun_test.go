@@ -171,3 +171,34 @@ func TestPairedDiff(t *testing.T) {
 	}
 	t.Error("no goal for 64 B c=1")
 }
+
+// TestCutGoal: the cut goal is decided on the median of the cuts, and fails
+// if any cut left a connection open.
+func TestCutGoal(t *testing.T) {
+	cut := func(ms float64, all bool) CutRep {
+		return CutRep{Clients: &loadgen.CutResult{Held: 9000, Closed: 9000, AllClosed: all, TimeToAllMs: ms}}
+	}
+	for _, c := range []struct {
+		name string
+		cuts []CutRep
+		want string
+	}{
+		{"median under 100", []CutRep{cut(120, true), cut(80, true), cut(90, true)}, "PASS"},
+		{"median over 100", []CutRep{cut(95, true), cut(130, true), cut(110, true)}, "FAIL"},
+		{"one cut left connections open", []CutRep{cut(50, true), cut(60, false), cut(70, true)}, "FAIL"},
+		{"a cut failed", []CutRep{cut(50, true), {Error: "loadgen died"}}, "FAIL"},
+		{"one cut, as in short mode", []CutRep{cut(99, true)}, "PASS"},
+	} {
+		r := &Results{GatewayIdle: &IdleResult{
+			Open:          loadgen.IdleOpenResult{Tried: 9000, Opened: 9000},
+			Cut:           c.cuts[0].Clients,
+			Cuts:          c.cuts,
+			AliveAfterCut: true,
+		}}
+		for _, g := range evaluate(r) {
+			if strings.HasPrefix(g.Name, "all idle connections cut") && g.Status != c.want {
+				t.Errorf("%s: %s (%s), want %s", c.name, g.Status, g.Detail, c.want)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -176,26 +177,17 @@ func (b *bench) idleGateway() *IdleResult {
 	// The route change: epoch 1 -> 2, main a -> b (another port of the
 	// echo backend), then SIGHUP. The trigger time is taken before the
 	// file is replaced, so the measure includes reading it.
-	trigger := time.Now()
-	if err := writeRoute(routeFile, 2, "b", b.backendB); err != nil {
-		return fail("write route: %v", err)
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		return fail("SIGHUP: %v", err)
-	}
-	res.CutMethod = "route file epoch 1->2, main a->b, then SIGHUP; timed from just before the file was replaced"
-	fmt.Fprintf(stdin, "cut %d\n", trigger.UnixNano())
-	var cut loadgen.CutResult
-	if err := waitEvent(lines, "cut", 30*time.Second, &cut); err != nil {
+	res.CutMethod = "route file epoch e -> e+1, main a <-> b, then SIGHUP; timed from just before the file was replaced"
+	cut, err := b.cutIdle(p, routeFile, httpAddr, stdin, lines, 2)
+	if err != nil {
 		return fail("%v", err)
 	}
-	res.Cut = &cut
+	res.Cut = cut.Clients
+	res.Cuts = append(res.Cuts, cut.CutRep)
 	// Only now: listing /proc/PID/fd with 18,000 descriptors costs about
 	// 15 ms of CPU, which polled during the cut took most of a core from
 	// the gateway and the load generator it measures.
-	res.FDsReleasedMs = <-watchFDsRelease(pid, trigger, res.FDsBefore.Total)
-	logf("gateway cut: %d/%d closed, all closed %v, time to all %.1f ms (p50 %.1f, last %.1f)",
-		cut.Closed, cut.Held, cut.AllClosed, cut.TimeToAllMs, cut.P50Ms, cut.LastMs)
+	res.FDsReleasedMs = <-watchFDsRelease(pid, cut.trigger, res.FDsBefore.Total)
 	time.Sleep(time.Second)
 	res.AliveAfterCut = p.alive()
 	if !res.AliveAfterCut {
@@ -208,7 +200,89 @@ func (b *bench) idleGateway() *IdleResult {
 	} else {
 		res.PostCutProbe = "ok"
 	}
+	b.r.stop(lp, 2*time.Second)
+
+	// More cuts, each of a fresh set of connections (the machine's load
+	// drifts: one cut is one sample).
+	for rep := 2; rep <= b.cfg.cutReps; rep++ {
+		epoch := uint64(rep + 1)
+		lp, stdin, lines, _, err := b.idleLoadgen(fmt.Sprintf("loadgen-idle-gateway-%d", rep), addr, n)
+		if err != nil {
+			res.Cuts = append(res.Cuts, CutRep{Epoch: epoch, Error: err.Error()})
+			b.fail("gateway idle, cut %d: %v", rep, err)
+			break
+		}
+		settle(pid)
+		cut, err := b.cutIdle(p, routeFile, httpAddr, stdin, lines, epoch)
+		stdin.Close()
+		b.r.stop(lp, 2*time.Second)
+		if err != nil {
+			res.Cuts = append(res.Cuts, CutRep{Epoch: epoch, Error: err.Error()})
+			b.fail("gateway idle, cut %d: %v", rep, err)
+			break
+		}
+		res.Cuts = append(res.Cuts, cut.CutRep)
+		time.Sleep(500 * time.Millisecond) // the reaping after the cut
+	}
 	return res
+}
+
+// cutRun is one cut and its trigger time.
+type cutRun struct {
+	CutRep
+	trigger time.Time
+}
+
+// cutIdle changes the route to epoch (main a for odd epochs, b for even)
+// with the gateway's connections held by the load generator on stdin/lines,
+// and returns the clients' and the gateway's account of the cut.
+func (b *bench) cutIdle(p *proc, routeFile, httpAddr string, stdin io.Writer, lines <-chan string, epoch uint64) (cutRun, error) {
+	name, backend := "b", b.backendB
+	if epoch%2 == 1 {
+		name, backend = "a", b.backendA
+	}
+	run := cutRun{CutRep: CutRep{Epoch: epoch}}
+	run.trigger = time.Now()
+	if err := writeRoute(routeFile, epoch, name, backend); err != nil {
+		return run, fmt.Errorf("write route: %w", err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return run, fmt.Errorf("SIGHUP: %w", err)
+	}
+	fmt.Fprintf(stdin, "cut %d\n", run.trigger.UnixNano())
+	var cut loadgen.CutResult
+	if err := waitEvent(lines, "cut", 30*time.Second, &cut); err != nil {
+		return run, err
+	}
+	run.Clients = &cut
+	run.Gateway = gatewayLastCut(httpAddr)
+	gw := "-"
+	if g := run.Gateway; g != nil {
+		gw = fmt.Sprintf("%d fenced in %.1f ms, clients reset in %.1f ms", g.Connections, g.FenceMs, g.NotifyMs)
+	}
+	logf("gateway cut (epoch %d): %d/%d closed, all closed %v, time to all %.1f ms (p50 %.1f); gateway's /status: %s",
+		epoch, cut.Closed, cut.Held, cut.AllClosed, cut.TimeToAllMs, cut.P50Ms, gw)
+	return run, nil
+}
+
+// gatewayLastCut reads connections.lastCut from the gateway's /status;
+// nil if it cannot.
+func gatewayLastCut(httpAddr string) *GatewayCut {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + httpAddr + "/status")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Connections struct {
+			LastCut *GatewayCut `json:"lastCut"`
+		} `json:"connections"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
+		return nil
+	}
+	return st.Connections.LastCut
 }
 
 // idleHAProxy measures a fresh HAProxy the same way (no cut: HAProxy has

@@ -45,6 +45,7 @@ type config struct {
 	short        bool
 	reps         int
 	bulkReps     int
+	cutReps      int
 	gatewayProcs int
 	duration     time.Duration
 	warmup       time.Duration
@@ -67,6 +68,7 @@ func main() {
 	flag.BoolVar(&c.short, "short", os.Getenv("BENCH_SHORT") == "1", "CI mode: 3 runs x 1 s per cell (also BENCH_SHORT=1)")
 	flag.IntVar(&c.reps, "reps", 0, "runs per latency cell, interleaved across targets (default 9, short 3)")
 	flag.IntVar(&c.bulkReps, "bulk-reps", 0, "runs per bulk cell (default 3, short 1)")
+	flag.IntVar(&c.cutReps, "cut-reps", 0, "route-change cuts of the idle connections, each on a fresh set (default 3, short 1)")
 	flag.IntVar(&c.gatewayProcs, "gateway-gomaxprocs", 0, "GOMAXPROCS of the gateway processes (0: Go's default, this machine's CPUs)")
 	flag.DurationVar(&c.duration, "duration", 0, "measured time per latency run (default 2s, short 1s)")
 	flag.DurationVar(&c.warmup, "warmup", 0, "untimed warm-up per latency run (default 300ms, short 200ms)")
@@ -101,6 +103,9 @@ func main() {
 	}
 	if c.bulkReps <= 0 {
 		c.bulkReps = pick(c.short, 1, 3)
+	}
+	if c.cutReps <= 0 {
+		c.cutReps = pick(c.short, 1, 3)
 	}
 	if c.duration <= 0 {
 		c.duration = pick(c.short, time.Second, 2*time.Second)

@@ -50,6 +50,7 @@ type RunConfig struct {
 	Short    bool `json:"short"`
 	Reps     int  `json:"reps"`
 	BulkReps int  `json:"bulk_reps"`
+	CutReps  int  `json:"cut_reps"`
 	// GOMAXPROCS given to the gateway processes; 0: Go's default.
 	GatewayGOMAXPROCS int     `json:"gateway_gomaxprocs,omitempty"`
 	DurationS         float64 `json:"duration_s"`
@@ -146,11 +147,45 @@ type IdleResult struct {
 	FDsAfter        procfs.FDs             `json:"fds_after_cut"`
 	FDsPerConn      float64                `json:"fds_per_conn"`
 	CutMethod       string                 `json:"cut_method,omitempty"`
-	Cut             *loadgen.CutResult     `json:"cut,omitempty"`
-	FDsReleasedMs   float64                `json:"fds_released_ms,omitempty"` // gateway's fds back to baseline, ms after the trigger (-1: not within 10 s)
-	AliveAfterCut   bool                   `json:"alive_after_cut"`
-	PostCutProbe    string                 `json:"post_cut_probe,omitempty"`
-	Error           string                 `json:"error,omitempty"`
+	Cut             *loadgen.CutResult     `json:"cut,omitempty"` // the first cut (= Cuts[0].Clients)
+	// Cuts is every cut, each of a fresh set of N connections: the
+	// clients' view (loadgen) and the gateway's own (its /status).
+	Cuts          []CutRep `json:"cuts,omitempty"`
+	FDsReleasedMs float64  `json:"fds_released_ms,omitempty"` // gateway's fds back to baseline, ms after the trigger (-1: not within 10 s)
+	AliveAfterCut bool     `json:"alive_after_cut"`
+	PostCutProbe  string   `json:"post_cut_probe,omitempty"`
+	Error         string   `json:"error,omitempty"`
+}
+
+// CutRep is one route-change cut.
+type CutRep struct {
+	Epoch   uint64             `json:"epoch"`
+	Clients *loadgen.CutResult `json:"clients"`
+	Gateway *GatewayCut        `json:"gateway,omitempty"`
+	Error   string             `json:"error,omitempty"`
+}
+
+// GatewayCut is the gateway's /status account of its last cut
+// (connections.lastCut): from the start of the cut until every connection
+// was fenced, and until every client had been sent its reset.
+type GatewayCut struct {
+	Connections int     `json:"connections"`
+	FenceMs     float64 `json:"fenceMs"`
+	NotifyMs    float64 `json:"notifyMs"`
+}
+
+// cutTimes returns the clients' time to all closed of every cut in which
+// all closed, and whether every cut closed all.
+func (ir *IdleResult) cutTimes() (times []float64, allClosed bool) {
+	allClosed = len(ir.Cuts) > 0
+	for _, c := range ir.Cuts {
+		if c.Clients == nil || !c.Clients.AllClosed {
+			allClosed = false
+			continue
+		}
+		times = append(times, c.Clients.TimeToAllMs)
+	}
+	return times, allClosed
 }
 
 func (ir *IdleResult) derive() {
@@ -314,8 +349,24 @@ func evaluate(r *Results) []Goal {
 		g.Status = "FAIL"
 		g.Detail = fmt.Sprintf("%d of %d closed within %.0f ms (%d closed before the trigger)", gi.Cut.Closed, gi.Cut.Held, gi.Cut.TimeoutMs, gi.Cut.ClosedBefore)
 	default:
-		g.Status = passFail(gi.Cut.TimeToAllMs < goalCutMs)
-		g.Detail = fmt.Sprintf("%d connections, all closed after %.1f ms (first %.1f, p50 %.1f, p99 %.1f)", gi.Cut.Held, gi.Cut.TimeToAllMs, gi.Cut.FirstMs, gi.Cut.P50Ms, gi.Cut.P99Ms)
+		// Each cut is one sample of a machine whose load drifts: the goal
+		// is decided on the median of the cuts, as the latency goals are
+		// on the median of their repetitions; every cut is listed.
+		times, all := gi.cutTimes()
+		if len(times) == 0 {
+			times, all = []float64{gi.Cut.TimeToAllMs}, true
+		}
+		med := stats.Median(times)
+		g.Status = passFail(all && med < goalCutMs)
+		each := make([]string, len(times))
+		for i, t := range times {
+			each[i] = fmt.Sprintf("%.1f", t)
+		}
+		g.Detail = fmt.Sprintf("%d connections; time to all closed, median of %d cuts %.1f ms (each: %s ms); first cut: first %.1f, p50 %.1f, p99 %.1f",
+			gi.Cut.Held, len(times), med, strings.Join(each, ", "), gi.Cut.FirstMs, gi.Cut.P50Ms, gi.Cut.P99Ms)
+		if !all {
+			g.Detail += "; a cut did not close every connection"
+		}
 	}
 	goals = append(goals, g)
 	return goals
@@ -419,6 +470,18 @@ func printReport(w io.Writer, r *Results) {
 			cut := ir.Cut
 			fmt.Fprintf(w, "  route change cut: %d/%d closed (%d before the trigger, %d as resets); time to all closed %s; first %.1f, p50 %.1f, p99 %.1f, last %.1f ms\n",
 				cut.Closed, cut.Held, cut.ClosedBefore, cut.ReadErrResets, msOrNot(cut), cut.FirstMs, cut.P50Ms, cut.P99Ms, cut.LastMs)
+			for i, c := range ir.Cuts {
+				switch {
+				case c.Error != "":
+					fmt.Fprintf(w, "  cut %d (epoch %d): error: %s\n", i+1, c.Epoch, firstLine(c.Error))
+				case c.Clients != nil:
+					gw := "-"
+					if c.Gateway != nil {
+						gw = fmt.Sprintf("%d connections fenced in %.1f ms, every client reset in %.1f ms", c.Gateway.Connections, c.Gateway.FenceMs, c.Gateway.NotifyMs)
+					}
+					fmt.Fprintf(w, "  cut %d (epoch %d): clients all closed %s (p50 %.1f); gateway's /status: %s\n", i+1, c.Epoch, msOrNot(c.Clients), c.Clients.P50Ms, gw)
+				}
+			}
 			if ir.Cut != nil && ir.FDsReleasedMs != 0 {
 				fmt.Fprintf(w, "  gateway's own view (fd count polled every 10 ms once the clients reported): back to baseline %s after the trigger\n", releasedText(ir.FDsReleasedMs))
 			}
