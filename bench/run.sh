@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one command for memgraph-gateway's benchmark (see bench/README.md):
 #
-#   bench/run.sh            # full: 3 runs x 5 s per latency cell, ~6 minutes
-#   bench/run.sh --short    # CI: 1 run x 2 s per cell, under ~2 minutes
+#   bench/run.sh            # full: 9 runs x 2 s per latency cell, 3 cuts, about 9 minutes
+#   bench/run.sh --short    # CI: 3 runs x 1 s per cell, 1 cut, about 2 minutes
 #   BENCH_SHORT=1 bench/run.sh
 #
 # Extra arguments go to bench/cmd/benchrun (e.g. --idle-n 9500, --keep).
