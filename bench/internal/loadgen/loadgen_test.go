@@ -74,12 +74,19 @@ func TestBulk(t *testing.T) {
 	}
 }
 
-func TestIdleCut(t *testing.T) {
-	s, addr := echoServer(t)
-	idle, open := OpenIdle(IdleOptions{Addr: addr, N: 300, PingSize: 64})
-	if open.Opened != 300 || open.Failed != 0 {
+// openIdle opens o.N idle connections and fails the test unless all opened.
+func openIdle(t *testing.T, o IdleOptions) *Idle {
+	t.Helper()
+	idle, open := OpenIdle(o)
+	if open.Opened != o.N || open.Failed != 0 {
 		t.Fatalf("open: %+v", open)
 	}
+	return idle
+}
+
+func TestIdleCut(t *testing.T) {
+	s, addr := echoServer(t)
+	idle := openIdle(t, IdleOptions{Addr: addr, N: 300, PingSize: 64})
 	if idle.Open() != 300 {
 		t.Fatalf("open = %d", idle.Open())
 	}
@@ -97,10 +104,7 @@ func TestIdleCut(t *testing.T) {
 
 func TestIdleTimeoutReportsOpen(t *testing.T) {
 	_, addr := echoServer(t)
-	idle, open := OpenIdle(IdleOptions{Addr: addr, N: 10})
-	if open.Opened != 10 {
-		t.Fatalf("open: %+v", open)
-	}
+	idle := openIdle(t, IdleOptions{Addr: addr, N: 10})
 	r := idle.WaitCut(time.Now(), 100*time.Millisecond)
 	if r.AllClosed || r.Closed != 0 || r.Held != 10 {
 		t.Fatalf("nothing was cut, got %+v", r)
@@ -155,10 +159,7 @@ func handshakeServer(t *testing.T) (string, <-chan *net.TCPConn) {
 func TestIdleCutTellsResetsEOFAndData(t *testing.T) {
 	addr, accepted := handshakeServer(t)
 	const n = 40
-	idle, open := OpenIdle(IdleOptions{Addr: addr, N: n})
-	if open.Opened != n {
-		t.Fatalf("open: %+v", open)
-	}
+	idle := openIdle(t, IdleOptions{Addr: addr, N: n})
 	var server []*net.TCPConn
 	for range n {
 		select {
@@ -209,10 +210,7 @@ func TestIdleCutTellsResetsEOFAndData(t *testing.T) {
 // returns; none of them counts as a reset.
 func TestIdleCloseEndsWatching(t *testing.T) {
 	addr, _ := handshakeServer(t)
-	idle, open := OpenIdle(IdleOptions{Addr: addr, N: 20})
-	if open.Opened != 20 {
-		t.Fatalf("open: %+v", open)
-	}
+	idle := openIdle(t, IdleOptions{Addr: addr, N: 20})
 	done := make(chan struct{})
 	go func() { idle.Close(); close(done) }()
 	select {
