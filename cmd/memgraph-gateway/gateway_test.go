@@ -323,7 +323,7 @@ func TestStatusTable(t *testing.T) {
 		Ready: false, NotReadyReason: "draining: shutting down", Draining: true,
 		Route: &api.Route{Epoch: 7, Phase: "serving", Main: &api.Backend{Name: "mg0", BoltAddr: "mg0:7687"},
 			Replicas: []api.Replica{{Backend: api.Backend{Name: "mg1", BoltAddr: "mg1:7687"}, Ready: true, Lag: -3}}},
-		Listeners:   []api.Listener{{Role: "read-write", Address: "0.0.0.0:7687", Serving: true}},
+		Listeners: []api.Listener{{Role: "read-write", Address: "0.0.0.0:7687", Serving: true}},
 		Connections: &api.Connections{Active: 3, Held: 1, Relayed: 2, Total: 50, Cut: 4, Rejected: map[string]int{"rate": 2, "limit": 1},
 			LastCut: &api.Cut{Connections: 4, FenceMs: 0.25, NotifyMs: 1.5, At: started.Add(time.Hour)}},
 	}
