@@ -90,6 +90,10 @@ type Config struct {
 	// relaying starts or the connection is refused; a refusal's log line
 	// carries its trace id. nil: no spans, no cost.
 	Tracer trace.Tracer
+
+	// stallLoop (tests): the first event loop's goroutine waits for it to
+	// close before it starts, so that only the other loops serve it.
+	stallLoop chan struct{}
 }
 
 // ErrClosed is returned by Serve after Close or Drain.

@@ -56,13 +56,14 @@
 // read to see EAGAIN: Linux signals every arrival of data or FIN with a new
 // edge. A loop serves at most 8 full buffers from one socket before the
 // others (fairness under bulk transfers). A loop with nothing to do parks
-// in Go's netpoller on its epoll descriptor. While another loop is busy it
-// parks for at most 1 ms if it is busy itself and 10 ms once idle (no work
-// for 100 ms), because Go's scheduler does not look at the network while
-// every other P runs a loop that never parks (measured: events unseen for
-// up to 280 ms without the bound). While no other loop is busy it parks
-// without a bound, so an idle gateway does not wake up at all; a loop
-// turning busy wakes those (see evloop.wait).
+// in Go's netpoller on its epoll descriptor, without a timer, so an idle
+// gateway does not wake up at all. Go's scheduler keeps at most one thread
+// in the netpoller and none once that one runs a loop that keeps finding
+// events, so a parked loop's events could go unseen (measured: 20 ms in a
+// trace, 100-280 ms stalls at the clients); instead, every 200 µs a running
+// loop serves the ready sockets of the loops that are not running (each
+// loop's state is under a lock that the helper takes with TryLock; see
+// evloop.helpOthers).
 //
 // Relay otherwise (TLS on either side, another platform, or EventLoops -1):
 // two goroutines per connection, one per direction. On plain TCP a direction

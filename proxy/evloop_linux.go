@@ -26,10 +26,16 @@ import (
 // goroutine and no buffer: a few hundred bytes of Go memory.
 //
 // Invariants:
-//   - Only the loop reads, writes and closes a loop-owned socket. Other
-//     goroutines (the cut, fenceWriters, Drain) only reset or shut it down,
-//     under side.mu, which the loop also holds to close it: a descriptor is
-//     never used after it was closed (and possibly reused).
+//   - A loop's state and sockets are handled only under its proc lock: by
+//     its own goroutine, or by another loop's that helps it while it is
+//     parked (helpOthers). Only that holder reads, writes and closes a
+//     loop-owned socket. Other goroutines (the cut, fenceWriters, Drain)
+//     only reset or shut it down, under side.mu, which the holder also
+//     takes to close it: a descriptor is never used after it was closed
+//     (and possibly reused).
+//   - A loop parks without a timer unless it has timed work (reads queued,
+//     cut connections to reap, half-close deadlines): an idle gateway does
+//     not wake up.
 //   - Every write goes through enterWrite, exactly as in the goroutine relay:
 //     the epoch fence is the same.
 //   - Sockets are registered edge-triggered (EPOLLIN|EPOLLOUT|EPOLLRDHUP|
@@ -54,9 +60,6 @@ type loopSet struct {
 	tried bool
 	ready atomic.Pointer[[]*evloop] // set once started
 	next  atomic.Uint32
-	// busy counts the loops not idle (see evloop.wait): while it is zero
-	// an idle loop parks without a wake-up cap.
-	busy atomic.Int32
 }
 
 // evloop is one epoll loop and the connections it owns.
@@ -71,26 +74,30 @@ type evloop struct {
 	epr      syscall.RawConn
 	deadline time.Time // epf's read deadline (zero: none)
 	waitFn   func(fd uintptr) bool
-	waitN    int
-	waitErr  error
-	waitEvs  []syscall.EpollEvent
-	// lastEvent is when the loop last did work (active); idle is set once
-	// that is activeWindow ago (the loop is then not counted in
-	// loopSet.busy). See wait.
-	lastEvent time.Time
-	idle      bool
-	// deep is set while the loop parks, or is about to, without the caps
-	// (no other loop busy); a loop that turns busy wakes it.
-	deep atomic.Bool
+	// waitLocked: waitFn returned holding proc. waitCalls counts its calls
+	// in one park: more than one means the loop blocked in between.
+	waitLocked bool
+	waitCalls  int
+	waitN      int
+	waitErr    error
+	waitEvs    []syscall.EpollEvent
+	// parks counts the loop's parks that blocked (tests).
+	parks atomic.Int64
+
+	// proc is held by the goroutine handling the loop's events and state
+	// (everything below "Owned by the loop"): the loop's own goroutine,
+	// except while it is parked, or another loop helping it.
+	proc sync.Mutex
+	dead bool // the loop ended and closed its descriptors (under proc)
 
 	mu      sync.Mutex
 	inbox   []*relayConn
-	jobs    []func() // run on the loop goroutine (post)
+	jobs    []func() // run by the proc holder (post)
 	kicked  bool     // a cut's gate opened: scan for cut connections
 	stop    bool
 	stopped chan struct{}
 
-	// Owned by the loop goroutine.
+	// Owned by the proc holder.
 	buf    []byte
 	byFd   []*relayEnd // indexed by descriptor
 	conns  map[*relayConn]struct{}
@@ -98,6 +105,9 @@ type evloop struct {
 	reap   []*relayConn // cut connections to close, a batch per round
 	halfHC map[*relayConn]struct{}
 	nextHC time.Time // earliest half-close deadline among halfHC
+	// lastHelp is when this loop last looked at the others (helpOthers);
+	// owned by the loop goroutine.
+	lastHelp time.Time
 }
 
 // relayConn is a relayed connection owned by a loop.
@@ -187,8 +197,12 @@ func (p *Proxy) startLoops() *[]*evloop {
 		n = runtime.GOMAXPROCS(0)
 	}
 	var loops []*evloop
-	for range n {
-		l, err := newEvloop(p)
+	for i := range n {
+		var stall chan struct{}
+		if i == 0 {
+			stall = p.cfg.stallLoop
+		}
+		l, err := newEvloop(p, stall)
 		if err != nil {
 			for _, l := range loops {
 				l.shutdown()
@@ -231,7 +245,7 @@ func (p *Proxy) stopLoops() {
 	}
 }
 
-func newEvloop(p *Proxy) (*evloop, error) {
+func newEvloop(p *Proxy, stall chan struct{}) (*evloop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: epoll_create1: %w", err)
@@ -263,12 +277,21 @@ func newEvloop(p *Proxy) (*evloop, error) {
 	}
 	l.epr = rc
 	l.waitFn = func(uintptr) bool {
+		// A loop helping this one holds proc: park; it wakes this loop
+		// if it leaves work behind, and new events raise a new edge.
+		l.waitCalls++
+		if !l.proc.TryLock() {
+			return false
+		}
 		l.waitN, l.waitErr = epollWaitNow(l.epfd, l.waitEvs)
-		return l.waitN > 0 || (l.waitErr != nil && l.waitErr != syscall.EINTR)
+		if l.waitN > 0 || (l.waitErr != nil && l.waitErr != syscall.EINTR) {
+			l.waitLocked = true
+			return true
+		}
+		l.proc.Unlock()
+		return false
 	}
-	l.lastEvent = time.Now()
-	p.loops.busy.Add(1) // a loop starts busy
-	go l.run()
+	go l.run(stall)
 	return l, nil
 }
 
@@ -284,82 +307,15 @@ func epollWaitNow(epfd int, events []syscall.EpollEvent) (int, error) {
 // wait returns ready events, waiting up to timeout ms (-1: no limit) with
 // the goroutine parked in Go's netpoller on the epoll descriptor: no
 // thread stays blocked in a system call, and events that arrive while the
-// loop runs are collected without any wake-up.
+// loop runs are collected without any wake-up. There is no wake-up cap: a
+// parked loop whose events Go's scheduler does not look at (see
+// helpOthers) is served by a loop that runs.
 func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 	if timeout == 0 {
 		return epollWaitNow(l.epfd, events)
 	}
-	// While another loop is busy (had events within activeWindow), a
-	// parked loop wakes up at least every wakeCap if it is busy itself,
-	// every idleWakeCap if not: Go's scheduler may not poll the network
-	// again while every other P runs a loop that never parks (it looks when
-	// a P goes idle, and sysmon was measured to leave a parked loop's
-	// events unseen for up to 280 ms at 64 connections); the deadline's
-	// timer makes it look. An idle loop (no events for activeWindow) thus
-	// wakes up 100 times a second, not a thousand, and a connection
-	// arriving on it waits at most idleWakeCap for its first bytes.
-	//
-	// While no other loop is busy, none holds a processor, so the netpoller
-	// is looked at as soon as a processor goes idle: the loop parks without
-	// a cap, except that a busy loop wakes up once when it turns idle (for
-	// the others' sake). An idle gateway then does not wake up at all (with
-	// two loops the 10 ms cap cost about 2% of a core), nor does a loop
-	// relaying a few messages a second wake up between them. Such a park
-	// raises deep, and a loop turning busy wakes every loop in a deep park,
-	// which then parks with the caps again. deep is raised before busy is
-	// read, and busy before deep is read (sequentially consistent
-	// atomics): either the parking loop sees the busy one, or the busy one
-	// sees it parking and wakes it.
-	ls := &l.p.loops
-	now := time.Now()
-	if !l.idle && now.Sub(l.lastEvent) >= activeWindow {
-		l.idle = true
-		ls.busy.Add(-1)
-	}
-	l.deep.Store(true)
-	capMS := -1 // none
-	switch n := ls.busy.Load(); {
-	case !l.idle && n > 1, l.idle && n > 0: // another loop is busy
-		l.deep.Store(false)
-		capMS = int(wakeCap / time.Millisecond)
-		if l.idle {
-			capMS = int(idleWakeCap / time.Millisecond)
-		}
-	case !l.idle: // until this loop turns idle
-		capMS = int((l.lastEvent.Add(activeWindow).Sub(now) + time.Millisecond - 1) / time.Millisecond)
-	}
-	if capMS >= 0 && (timeout < 0 || timeout > capMS) {
-		timeout = max(1, capMS)
-	}
-	n, err := l.park(events, timeout, now)
-	l.deep.Store(false)
-	return n, err
+	return l.park(events, timeout, time.Now())
 }
-
-// active records that the loop relayed, or took new connections, jobs or
-// cut connections, just now (see wait). A wake-up with nothing to do does
-// not count: two idle loops waking each other would otherwise keep each
-// other busy.
-func (l *evloop) active() {
-	l.lastEvent = time.Now()
-	if !l.idle {
-		return
-	}
-	l.idle = false
-	l.p.loops.busy.Add(1)
-	for _, o := range l.p.startedLoops() {
-		if o != l && o.deep.Load() {
-			o.wake()
-		}
-	}
-}
-
-// wakeCap, idleWakeCap and activeWindow: see wait.
-const (
-	wakeCap      = time.Millisecond
-	idleWakeCap  = 10 * time.Millisecond
-	activeWindow = 100 * time.Millisecond
-)
 
 // park waits for events with the goroutine parked on the epoll descriptor
 // in Go's netpoller, up to timeout ms (-1: no limit); now is the
@@ -383,8 +339,16 @@ func (l *evloop) park(events []syscall.EpollEvent, timeout int, now time.Time) (
 		_ = l.epf.SetReadDeadline(time.Time{})
 		l.deadline = time.Time{}
 	}
-	l.waitEvs, l.waitN, l.waitErr = events, 0, nil
-	if err := l.epr.Read(l.waitFn); err != nil {
+	l.waitEvs, l.waitN, l.waitErr, l.waitLocked, l.waitCalls = events, 0, nil, false, 0
+	l.proc.Unlock()
+	err := l.epr.Read(l.waitFn)
+	if !l.waitLocked {
+		l.proc.Lock()
+	}
+	if l.waitCalls > 1 || errors.Is(err, os.ErrDeadlineExceeded) {
+		l.parks.Add(1)
+	}
+	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, nil
 		}
@@ -416,17 +380,22 @@ func (l *evloop) shutdown() {
 	<-l.stopped
 }
 
-// run is the loop goroutine.
-func (l *evloop) run() {
+// run is the loop goroutine. It holds proc while it handles events and
+// lets go of it while parked and while it helps the other loops.
+func (l *evloop) run(stall chan struct{}) {
+	if stall != nil {
+		<-stall
+	}
+	events := make([]syscall.EpollEvent, 256)
+	help := make([]syscall.EpollEvent, 256)
+	l.proc.Lock()
 	defer func() {
-		if !l.idle {
-			l.p.loops.busy.Add(-1)
-		}
+		l.dead = true
 		_ = l.epf.Close() // the epoll descriptor
 		syscall.Close(l.wakefd)
+		l.proc.Unlock()
 		close(l.stopped)
 	}()
-	events := make([]syscall.EpollEvent, 256)
 	for {
 		timeout := -1
 		if len(l.again) > 0 {
@@ -439,44 +408,96 @@ func (l *evloop) run() {
 		n, err := l.wait(events, timeout)
 		if err != nil && err != syscall.EINTR {
 			l.p.log.Error("event loop: epoll_wait failed", zap.Error(err))
+			l.proc.Unlock()
 			time.Sleep(10 * time.Millisecond)
+			l.proc.Lock()
 			continue
 		}
-		worked := len(l.again) > 0 || len(l.reap) > 0
-		for i := 0; i < n; i++ {
-			ev := &events[i]
-			if int(ev.Fd) == l.wakefd {
-				stop, took := l.control()
-				if stop {
-					return
+		if l.batch(events[:n]) {
+			return
+		}
+		if now := time.Now(); now.Sub(l.lastHelp) >= helpEvery {
+			l.lastHelp = now
+			l.proc.Unlock()
+			l.helpOthers(help)
+			l.proc.Lock()
+		}
+	}
+}
+
+// helpEvery bounds how often a running loop looks at the other loops'
+// ready events (helpOthers): each look is a system call per loop, which at
+// one connection would otherwise come with every message.
+const helpEvery = 200 * time.Microsecond
+
+// batch handles ready events and the loop's queued work, with proc held,
+// on the loop's goroutine or on another loop's that helps (see helpOthers).
+// It reports whether the loop was asked to stop.
+func (l *evloop) batch(events []syscall.EpollEvent) (stop bool) {
+	for i := range events {
+		ev := &events[i]
+		if int(ev.Fd) == l.wakefd {
+			if l.control() {
+				return true
+			}
+			continue
+		}
+		if e := l.end(int(ev.Fd)); e != nil {
+			l.event(e, ev.Events)
+		}
+	}
+	if len(l.again) > 0 {
+		again := l.again
+		l.again = nil
+		for _, e := range again {
+			e.queued = false
+			if !e.rc.done {
+				l.pump(e)
+			}
+		}
+	}
+	if len(l.reap) > 0 {
+		l.reapBatch()
+	}
+	if len(l.halfHC) > 0 && !time.Now().Before(l.nextHC) {
+		l.expireHalfClosed()
+	}
+	return false
+}
+
+// helpOthers handles the events waiting on the other loops that are not
+// running (TryLock), with events as the buffer.
+//
+// Why: Go's scheduler has at most one thread blocked in the netpoller.
+// When that thread wakes up for a loop's events, it runs that loop and no
+// other thread takes its place, so while the loop keeps finding events (it
+// never parks) nobody looks at the network: a parked loop's events wait
+// until a running goroutine parks or sysmon polls (every 10 ms at best).
+// An execution trace at 64 connections showed a loop parked for 20 ms with
+// its connections ready while the other ran, and the clients saw stalls of
+// 100-250 ms. A loop that has just handled a batch holds a processor, so
+// every helpEvery it serves the other loops' ready sockets itself (the
+// wake-up caps of session 4 bounded the same wait with timers, at the cost
+// of a wake-up per millisecond and a longer tail). It also covers the other
+// loop woken but still waiting for a thread. The owner is woken when work
+// is left that only it would see (the stop, more reads queued, timers).
+func (l *evloop) helpOthers(events []syscall.EpollEvent) {
+	for _, o := range l.p.startedLoops() {
+		if o == l || !o.proc.TryLock() {
+			continue
+		}
+		if !o.dead {
+			n, err := epollWaitNow(o.epfd, events)
+			if err == nil && n > 0 {
+				nextHC := o.nextHC
+				stop := o.batch(events[:n])
+				if stop || len(o.again) > 0 || len(o.reap) > 0 || n == len(events) ||
+					(len(o.halfHC) > 0 && !o.nextHC.Equal(nextHC)) {
+					o.wake()
 				}
-				worked = worked || took
-				continue
-			}
-			if e := l.end(int(ev.Fd)); e != nil {
-				worked = true
-				l.event(e, ev.Events)
 			}
 		}
-		if worked {
-			l.active()
-		}
-		if len(l.again) > 0 {
-			again := l.again
-			l.again = nil
-			for _, e := range again {
-				e.queued = false
-				if !e.rc.done {
-					l.pump(e)
-				}
-			}
-		}
-		if len(l.reap) > 0 {
-			l.reapBatch()
-		}
-		if len(l.halfHC) > 0 && !time.Now().Before(l.nextHC) {
-			l.expireHalfClosed()
-		}
+		o.proc.Unlock()
 	}
 }
 
@@ -488,8 +509,8 @@ func (l *evloop) end(fd int) *relayEnd {
 }
 
 // control handles the eventfd: new connections, kicks, stop. It reports
-// whether the loop must end, and whether there was anything to do.
-func (l *evloop) control() (stop, worked bool) {
+// whether the loop must end.
+func (l *evloop) control() (stop bool) {
 	var v uint64
 	_, _, _ = syscall.RawSyscall(syscall.SYS_READ, uintptr(l.wakefd), uintptr(unsafe.Pointer(&v)), 8)
 	l.mu.Lock()
@@ -510,7 +531,7 @@ func (l *evloop) control() (stop, worked bool) {
 			}
 		}
 	}
-	return stop, len(inbox) > 0 || len(jobs) > 0 || kicked
+	return stop
 }
 
 // register starts watching a new connection's sockets. Readiness present

@@ -72,55 +72,49 @@ func TestEventLoopsOwnPlainTCP(t *testing.T) {
 	}
 }
 
-// TestIdleLoopsParkWithoutWakeups checks that loops stop waking up once
-// no loop is busy, that traffic still reaches a loop parked that way at
-// once, and that while one loop relays the idle one parks with the cap
-// (a loop parked without one could miss its events while the others hold
-// every processor), also when it was parked without one before.
-func TestIdleLoopsParkWithoutWakeups(t *testing.T) {
+// TestLoopsHelpAndParkWithoutWakeups: a loop whose goroutine does not run
+// is served by a loop that does (helpOthers); loops that are idle, or relay
+// a message now and then, do not wake up in between (no timers), and
+// traffic still reaches a parked loop at once.
+func TestLoopsHelpAndParkWithoutWakeups(t *testing.T) {
 	be := newFakeBackend(t, "m1")
-	tp := newTestProxy(t, Config{EventLoops: 2})
-	tp.SetRoute(serving(1, be))
-	var conns []net.Conn
-	for i := range 2 { // one connection per loop
-		c := dialBolt(t, tp.addr())
-		echo(t, c, payload(64, uint64(i)))
-		conns = append(conns, c)
-	}
-	loops := tp.Proxy.startedLoops()
-	if len(loops) != 2 {
-		t.Fatalf("%d loops, want 2", len(loops))
-	}
-	// The loop that relays conns[0] and the other one.
-	var busyLoop *evloop
-	eventually(t, 5*time.Second, "relayed", func() bool { return tp.Stats().Relayed == 2 })
-	for i := range tp.Proxy.reg.shards {
-		sh := &tp.Proxy.reg.shards[i]
-		sh.mu.Lock()
-		for c := range sh.conns {
-			if c.client.base.RemoteAddr().String() == conns[0].LocalAddr().String() {
-				busyLoop = c.loop.Load()
-			}
+	stall := make(chan struct{})
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(stall)
 		}
-		sh.mu.Unlock()
 	}
-	if busyLoop == nil {
-		t.Fatal("conns[0] is not owned by a loop")
+	tp := newTestProxy(t, Config{EventLoops: 2, stallLoop: stall})
+	t.Cleanup(release) // runs before the proxy's own cleanup closes it
+	tp.SetRoute(serving(1, be))
+	ownerOf := func(c net.Conn) *evloop {
+		for i := range tp.Proxy.reg.shards {
+			sh := &tp.Proxy.reg.shards[i]
+			sh.mu.Lock()
+			for pc := range sh.conns {
+				if pc.client.base.RemoteAddr().String() == c.LocalAddr().String() {
+					sh.mu.Unlock()
+					return pc.loop.Load()
+				}
+			}
+			sh.mu.Unlock()
+		}
+		return nil
 	}
-	idleLoop := loops[0]
-	if idleLoop == busyLoop {
-		idleLoop = loops[1]
-	}
-	allDeep := func() bool {
-		return loops[0].deep.Load() && loops[1].deep.Load() && tp.Proxy.loops.busy.Load() == 0
-	}
-	// Idle activeWindow after the last events, then parked without a cap.
-	eventually(t, 5*time.Second, "loops parked without a cap", allDeep)
 
-	// Traffic on one loop's connection: relayed at once, the loop turns
-	// busy and wakes the other, which parks with the cap from then on.
+	// conns[0] on the running loop, kept busy; then conns[1] on the
+	// stalled one (its goroutine has not started): its handshake answer and
+	// its messages are relayed by the running loop.
+	conns := []net.Conn{dialBolt(t, tp.addr())}
+	loops := tp.Proxy.startedLoops()
+	if len(loops) != 2 || ownerOf(conns[0]) != loops[1] {
+		t.Fatalf("conns[0] on loop %p, want the second of %d", ownerOf(conns[0]), len(loops))
+	}
 	stop := make(chan struct{})
 	done := make(chan error, 1)
+	busy := conns[0]
 	go func() {
 		var err error
 		for i := 0; err == nil; i++ {
@@ -131,36 +125,51 @@ func TestIdleLoopsParkWithoutWakeups(t *testing.T) {
 			default:
 			}
 			msg := payload(64, uint64(i))
-			conns[0].SetDeadline(time.Now().Add(2 * time.Second))
-			if _, err = conns[0].Write(msg); err == nil {
-				_, err = io.ReadFull(conns[0], make([]byte, len(msg)))
+			busy.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err = busy.Write(msg); err == nil {
+				_, err = io.ReadFull(busy, make([]byte, len(msg)))
 			}
-			time.Sleep(200 * time.Microsecond)
 		}
+		busy.SetDeadline(time.Time{})
 		done <- err
 	}()
-	eventually(t, 5*time.Second, "the relaying loop is not counted busy", func() bool {
-		return tp.Proxy.loops.busy.Load() == 1
-	})
-	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		if idleLoop.deep.Load() {
-			t.Fatal("the idle loop parked without a cap while the other was busy")
-		}
-		if tp.Proxy.loops.busy.Load() != 1 {
-			t.Fatalf("%d loops busy, want 1", tp.Proxy.loops.busy.Load())
-		}
+	conns = append(conns, dialBolt(t, tp.addr()))
+	if ownerOf(conns[1]) != loops[0] {
+		t.Fatalf("conns[1] on loop %p, want the stalled %p", ownerOf(conns[1]), loops[0])
+	}
+	for i := range 20 {
+		echo(t, conns[1], payload(1000, uint64(i)))
 	}
 	close(stop)
 	if err := <-done; err != nil {
-		t.Fatalf("echo through a loop woken from an uncapped park: %v", err)
+		t.Fatalf("the running loop's connection: %v", err)
 	}
-	// Both connections still relay after the loops went idle again.
-	eventually(t, 5*time.Second, "loops parked without a cap again", allDeep)
-	for i, c := range conns {
+
+	// Both loops running now, then idle: no wake-ups while nothing moves,
+	// nor in the idle loop while the other relays a message a millisecond.
+	release()
+	echo(t, conns[1], payload(64, 7))
+	parks := func() (int64, int64) { return loops[0].parks.Load(), loops[1].parks.Load() }
+	time.Sleep(50 * time.Millisecond)
+	a0, b0 := parks()
+	time.Sleep(300 * time.Millisecond)
+	if a1, b1 := parks(); a1 != a0 || b1 != b0 {
+		t.Errorf("idle loops woke up %d and %d times in 300 ms", a1-a0, b1-b0)
+	}
+	// conns[0] is loops[1]'s: loops[0] must sleep through its messages.
+	a0, _ = parks()
+	for i := range 200 {
 		start := time.Now()
-		echo(t, c, payload(64, uint64(100+i)))
+		echo(t, conns[0], payload(64, uint64(i)))
 		if d := time.Since(start); d > time.Second {
-			t.Errorf("connection %d: echo took %v after an uncapped park", i, d)
+			t.Fatalf("echo %d took %v through a loop parked without a timer", i, d)
 		}
+		time.Sleep(time.Millisecond)
+	}
+	if a1, _ := parks(); a1-a0 > 2 {
+		t.Errorf("the idle loop woke up %d times while the other relayed 200 messages", a1-a0)
+	}
+	for i, c := range conns {
+		echo(t, c, payload(64, uint64(100+i)))
 	}
 }
