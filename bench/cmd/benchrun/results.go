@@ -362,8 +362,12 @@ func evaluate(r *Results) []Goal {
 		for i, t := range times {
 			each[i] = fmt.Sprintf("%.1f", t)
 		}
-		g.Detail = fmt.Sprintf("%d connections; time to all closed, median of %d cuts %.1f ms (each: %s ms); first cut: first %.1f, p50 %.1f, p99 %.1f",
-			gi.Cut.Held, len(times), med, strings.Join(each, ", "), gi.Cut.FirstMs, gi.Cut.P50Ms, gi.Cut.P99Ms)
+		of := fmt.Sprintf("median of %d cuts %.1f ms (each: %s ms)", len(times), med, strings.Join(each, ", "))
+		if len(times) == 1 {
+			of = fmt.Sprintf("%.1f ms (one cut)", med)
+		}
+		g.Detail = fmt.Sprintf("%d connections; time to all closed %s; first cut: first %.1f, p50 %.1f, p99 %.1f",
+			gi.Cut.Held, of, gi.Cut.FirstMs, gi.Cut.P50Ms, gi.Cut.P99Ms)
 		if !all {
 			g.Detail += "; a cut did not close every connection"
 		}
