@@ -277,12 +277,15 @@ func newEvloop(p *Proxy, stall chan struct{}) (*evloop, error) {
 	}
 	l.epr = rc
 	l.waitFn = func(uintptr) bool {
-		// A loop helping this one holds proc: park; it wakes this loop
-		// if it leaves work behind, and new events raise a new edge.
+		// Wait for a loop helping this one (a batch): parking instead, as a
+		// first version did, lost the wake-up when the edge that woke this
+		// loop was for events that arrived after the helper had collected
+		// its batch (a new connection's first bytes then waited for the
+		// next event on this loop; the bench saw a handshake time out).
+		// Blocking on the mutex also keeps the readiness a helper's cut
+		// raises from waking this loop again and again.
 		l.waitCalls++
-		if !l.proc.TryLock() {
-			return false
-		}
+		l.proc.Lock()
 		l.waitN, l.waitErr = epollWaitNow(l.epfd, l.waitEvs)
 		if l.waitN > 0 || (l.waitErr != nil && l.waitErr != syscall.EINTR) {
 			l.waitLocked = true

@@ -173,3 +173,46 @@ func TestLoopsHelpAndParkWithoutWakeups(t *testing.T) {
 		echo(t, c, payload(64, uint64(100+i)))
 	}
 }
+
+// TestLoopWokenWhileHelpedSeesItsEvents: a loop woken up while another
+// holds its lock (a helper's batch) must still handle the events that woke
+// it once the lock is free. Here the test holds the lock in the helper's
+// place and lets it go without touching the events: a loop that parked
+// again on finding the lock taken never saw them (no other event came).
+func TestLoopWokenWhileHelpedSeesItsEvents(t *testing.T) {
+	be := newFakeBackend(t, "m1")
+	tp := newTestProxy(t, Config{EventLoops: 2})
+	tp.SetRoute(serving(1, be))
+	c := dialBolt(t, tp.addr())
+	echo(t, c, payload(64, 1))
+	eventually(t, 5*time.Second, "relayed", func() bool { return tp.Stats().Relayed == 1 })
+	var owner *evloop
+	for i := range tp.Proxy.reg.shards {
+		sh := &tp.Proxy.reg.shards[i]
+		sh.mu.Lock()
+		for pc := range sh.conns {
+			owner = pc.loop.Load()
+		}
+		sh.mu.Unlock()
+	}
+	if owner == nil {
+		t.Fatal("the connection is not owned by a loop")
+	}
+	for round := range 5 {
+		time.Sleep(20 * time.Millisecond) // the loops park
+		owner.proc.Lock()
+		msg := payload(64, uint64(10+round))
+		if _, err := c.Write(msg); err != nil {
+			owner.proc.Unlock()
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // the owner wakes up and finds the lock taken
+		owner.proc.Unlock()
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("round %d: the message was not relayed after the lock was freed: %v", round, err)
+		}
+		c.SetReadDeadline(time.Time{})
+	}
+}
