@@ -74,19 +74,18 @@ type evloop struct {
 	epr      syscall.RawConn
 	deadline time.Time // epf's read deadline (zero: none)
 	waitFn   func(fd uintptr) bool
-	// waitLocked: waitFn returned holding proc. waitCalls counts its calls
-	// in one park: more than one means the loop blocked in between.
-	waitLocked bool
-	waitCalls  int
-	waitN      int
-	waitErr    error
-	waitEvs    []syscall.EpollEvent
+	// waitCalls counts waitFn's calls in one park: more than one means
+	// the loop blocked in between.
+	waitCalls int
+	waitN     int
+	waitErr   error
+	waitEvs   []syscall.EpollEvent
 	// parks counts the loop's parks that blocked (tests).
 	parks atomic.Int64
 
 	// proc is held by the goroutine handling the loop's events and state
-	// (everything below "Owned by the loop"): the loop's own goroutine,
-	// except while it is parked, or another loop helping it.
+	// (everything below "Owned by the proc holder"): the loop's own
+	// goroutine, except while it is parked, or another loop helping it.
 	proc sync.Mutex
 	dead bool // the loop ended and closed its descriptors (under proc)
 
@@ -105,8 +104,7 @@ type evloop struct {
 	reap   []*relayConn // cut connections to close, a batch per round
 	halfHC map[*relayConn]struct{}
 	nextHC time.Time // earliest half-close deadline among halfHC
-	// lastHelp is when this loop last looked at the others (helpOthers);
-	// owned by the loop goroutine.
+	// lastHelp is when this loop last looked at the others (helpOthers).
 	lastHelp time.Time
 }
 
@@ -288,8 +286,7 @@ func newEvloop(p *Proxy, stall chan struct{}) (*evloop, error) {
 		l.proc.Lock()
 		l.waitN, l.waitErr = epollWaitNow(l.epfd, l.waitEvs)
 		if l.waitN > 0 || (l.waitErr != nil && l.waitErr != syscall.EINTR) {
-			l.waitLocked = true
-			return true
+			return true // holding proc: see park
 		}
 		l.proc.Unlock()
 		return false
@@ -317,13 +314,13 @@ func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 	if timeout == 0 {
 		return epollWaitNow(l.epfd, events)
 	}
-	return l.park(events, timeout, time.Now())
+	return l.park(events, timeout)
 }
 
 // park waits for events with the goroutine parked on the epoll descriptor
-// in Go's netpoller, up to timeout ms (-1: no limit); now is the
-// caller's clock reading, which sets the deadline.
-func (l *evloop) park(events []syscall.EpollEvent, timeout int, now time.Time) (int, error) {
+// in Go's netpoller, up to timeout ms (-1: no limit). It lets go of proc
+// while parked and holds it again when it returns.
+func (l *evloop) park(events []syscall.EpollEvent, timeout int) (int, error) {
 	// RawConn.Read collects first (waitFn) and parks only if that found
 	// nothing.
 	//
@@ -333,6 +330,7 @@ func (l *evloop) park(events []syscall.EpollEvent, timeout int, now time.Time) (
 	// millisecond early costs one empty round.
 	switch {
 	case timeout > 0:
+		now := time.Now()
 		want := now.Add(time.Duration(timeout) * time.Millisecond)
 		if l.deadline.IsZero() || !l.deadline.After(now) || want.Before(l.deadline) {
 			_ = l.epf.SetReadDeadline(want)
@@ -342,10 +340,12 @@ func (l *evloop) park(events []syscall.EpollEvent, timeout int, now time.Time) (
 		_ = l.epf.SetReadDeadline(time.Time{})
 		l.deadline = time.Time{}
 	}
-	l.waitEvs, l.waitN, l.waitErr, l.waitLocked, l.waitCalls = events, 0, nil, false, 0
+	l.waitEvs, l.waitN, l.waitErr, l.waitCalls = events, 0, nil, 0
 	l.proc.Unlock()
+	// Read returns nil exactly when waitFn returned true, which it does
+	// holding proc.
 	err := l.epr.Read(l.waitFn)
-	if !l.waitLocked {
+	if err != nil {
 		l.proc.Lock()
 	}
 	if l.waitCalls > 1 || errors.Is(err, os.ErrDeadlineExceeded) {

@@ -38,10 +38,7 @@ type registry struct {
 	// lastFence is how long the last cut took to fence its connections
 	// (collect included), for logs and tests.
 	lastFence atomic.Int64
-	// lastNotify is how long the last cut took until every peer was told
-	// (the gate opened), fence included.
-	lastNotify atomic.Int64
-	shards     [regShards]regShard
+	shards    [regShards]regShard
 }
 
 type regShard struct {
@@ -174,10 +171,8 @@ func (r *registry) cut(match func(epoch uint64) bool, shutdown bool) (n int, fin
 			}
 		}
 		loopsDone()
-		notify := time.Since(start)
-		r.lastNotify.Store(int64(notify))
 		if r.cutDone != nil {
-			r.cutDone(len(v), fence, notify)
+			r.cutDone(len(v), fence, time.Since(start))
 		}
 		close(gate)
 		r.kick()
