@@ -68,7 +68,7 @@ func TestEvaluate(t *testing.T) {
 	r.GatewayIdle = &IdleResult{
 		Open:         loadgen.IdleOpenResult{Tried: 9000, Opened: 9000},
 		RSSBeforeKiB: 10000, RSSHeldKiB: 10000 + 9000*8, // 8 KiB per connection
-		Cut:           &loadgen.CutResult{Held: 9000, Closed: 9000, AllClosed: true, TimeToAllMs: 120},
+		Cuts:          []CutRep{{Clients: &loadgen.CutResult{Held: 9000, Closed: 9000, AllClosed: true, TimeToAllMs: 120}}},
 		AliveAfterCut: true,
 	}
 	r.GatewayIdle.FDsHeld.Total = 18010
@@ -191,7 +191,6 @@ func TestCutGoal(t *testing.T) {
 	} {
 		r := &Results{GatewayIdle: &IdleResult{
 			Open:          loadgen.IdleOpenResult{Tried: 9000, Opened: 9000},
-			Cut:           c.cuts[0].Clients,
 			Cuts:          c.cuts,
 			AliveAfterCut: true,
 		}}

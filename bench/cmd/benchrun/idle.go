@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/memgraph-gateway/memgraph-gateway/api"
 	"github.com/memgraph-gateway/memgraph-gateway/bench/internal/loadgen"
 	"github.com/memgraph-gateway/memgraph-gateway/bench/internal/procfs"
 )
@@ -182,7 +183,6 @@ func (b *bench) idleGateway() *IdleResult {
 	if err != nil {
 		return fail("%v", err)
 	}
-	res.Cut = cut.Clients
 	res.Cuts = append(res.Cuts, cut.CutRep)
 	// Only now: listing /proc/PID/fd with 18,000 descriptors costs about
 	// 15 ms of CPU, which polled during the cut took most of a core from
@@ -267,19 +267,15 @@ func (b *bench) cutIdle(p *proc, routeFile, httpAddr string, stdin io.Writer, li
 
 // gatewayLastCut reads connections.lastCut from the gateway's /status;
 // nil if it cannot.
-func gatewayLastCut(httpAddr string) *GatewayCut {
+func gatewayLastCut(httpAddr string) *api.Cut {
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get("http://" + httpAddr + "/status")
 	if err != nil {
 		return nil
 	}
 	defer resp.Body.Close()
-	var st struct {
-		Connections struct {
-			LastCut *GatewayCut `json:"lastCut"`
-		} `json:"connections"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
+	var st api.Status
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil || st.Connections == nil {
 		return nil
 	}
 	return st.Connections.LastCut
