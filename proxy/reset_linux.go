@@ -2,27 +2,19 @@ package proxy
 
 import (
 	"syscall"
-	"unsafe"
+
+	"github.com/memgraph-gateway/memgraph-gateway/internal/tcpreset"
 )
 
-// resetRaw resets a TCP connection without closing its descriptor: connect(2)
-// with an AF_UNSPEC address dissolves the association (see connect(2)), which
-// for an established socket sends a RST, moves it to CLOSED and wakes anyone
-// waiting on it. The peer learns at once, the descriptor stays valid for the
-// goroutines that still use it, and the later close is cheap (no packet, no
-// TIME_WAIT). It costs about as much as shutdown(2) and less than a close
-// with SO_LINGER 0, which also pays for the descriptor and the epoll removal.
-// The call does not block, so it is made as a raw system call: the cut
-// worker keeps its P.
+// resetRaw resets a TCP connection without closing its descriptor (see
+// tcpreset.Fd): the peer learns at once, the descriptor stays valid for the
+// goroutines that still use it, and the later close is cheap. The cut worker
+// keeps its P: the call does not block.
 func resetRaw(rc syscall.RawConn) bool {
 	ok := false
-	err := rc.Control(func(fd uintptr) { ok = resetFd(int(fd)) })
+	err := rc.Control(func(fd uintptr) { ok = tcpreset.Fd(int(fd)) })
 	return err == nil && ok
 }
 
 // resetFd resets the TCP connection of socket fd (see resetRaw).
-func resetFd(fd int) bool {
-	var sa [syscall.SizeofSockaddrInet6]byte // zero: sa_family AF_UNSPEC
-	_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa[0])), uintptr(len(sa)))
-	return e == 0
-}
+func resetFd(fd int) bool { return tcpreset.Fd(fd) }
