@@ -39,6 +39,7 @@ type bench struct {
 	res Results
 
 	echoBin, loadgenBin, gatewayBin string
+	floorBin                        string // the cut's reference (resetfloor)
 	backendA, backendB              string // two ports of the one echo backend
 	echo                            *proc
 	targets                         []target
@@ -148,7 +149,9 @@ func (b *bench) build() error {
 	bin := filepath.Join(b.tmp, "bin")
 	b.echoBin = filepath.Join(bin, "echo-backend")
 	b.loadgenBin = filepath.Join(bin, "loadgen")
-	for pkg, out := range map[string]string{"./bench/cmd/echo-backend": b.echoBin, "./bench/cmd/loadgen": b.loadgenBin} {
+	b.floorBin = filepath.Join(bin, "resetfloor")
+	for pkg, out := range map[string]string{"./bench/cmd/echo-backend": b.echoBin, "./bench/cmd/loadgen": b.loadgenBin,
+		"./bench/cmd/resetfloor": b.floorBin} {
 		logf("go build %s", pkg)
 		if _, err := b.r.output(5*time.Minute, "go", "-C", b.cfg.root, "build", "-o", out, pkg); err != nil {
 			return fmt.Errorf("build %s: %w", pkg, err)

@@ -201,3 +201,45 @@ func TestCutGoal(t *testing.T) {
 		}
 	}
 }
+
+// TestCutGoalFloor: the floor cuts are reported in the goal's detail (their
+// median, over the floor cuts that closed every connection) and never decide
+// the goal.
+func TestCutGoalFloor(t *testing.T) {
+	cut := CutRep{Clients: &loadgen.CutResult{Held: 9000, Closed: 9000, AllClosed: true, TimeToAllMs: 120}}
+	floor := func(ms float64, all bool) FloorCut {
+		return FloorCut{Clients: &loadgen.CutResult{Held: 9000, Closed: 9000, AllClosed: all, TimeToAllMs: ms}, Threads: 2}
+	}
+	for _, c := range []struct {
+		name   string
+		floors []FloorCut
+		want   string // in the detail; "" for no floor text
+	}{
+		{"three floors", []FloorCut{floor(80, true), floor(95, true), floor(70, true)}, "floor (a process that only resets them) median 80.0 ms"},
+		{"a floor left connections open", []FloorCut{floor(80, true), floor(10, false), floor(90, true)}, "median 85.0 ms"},
+		{"a floor failed", []FloorCut{{Error: "did not start"}}, ""},
+		{"no floor", nil, ""},
+	} {
+		r := &Results{GatewayIdle: &IdleResult{
+			Open:          loadgen.IdleOpenResult{Tried: 9000, Opened: 9000},
+			Cuts:          []CutRep{cut, cut, cut},
+			FloorCuts:     c.floors,
+			AliveAfterCut: true,
+		}}
+		for _, g := range evaluate(r) {
+			if !strings.HasPrefix(g.Name, "all idle connections cut") {
+				continue
+			}
+			if g.Status != "FAIL" {
+				t.Errorf("%s: %s, want FAIL (the gateway's median is 120 ms whatever the floor)", c.name, g.Status)
+			}
+			has := strings.Contains(g.Detail, "floor")
+			switch {
+			case c.want == "" && has:
+				t.Errorf("%s: detail mentions a floor: %s", c.name, g.Detail)
+			case c.want != "" && !strings.Contains(g.Detail, c.want):
+				t.Errorf("%s: detail %q lacks %q", c.name, g.Detail, c.want)
+			}
+		}
+	}
+}

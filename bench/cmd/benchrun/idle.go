@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -202,6 +203,15 @@ func (b *bench) idleGateway() *IdleResult {
 	}
 	b.r.stop(lp, 2*time.Second)
 
+	// The floor after every cut, so that each pair ran minutes apart at
+	// most: the same number of connections held and reset by a process
+	// that does nothing else.
+	floor := b.startFloor()
+	if floor != nil {
+		defer b.r.stop(floor.proc, 3*time.Second)
+	}
+	res.FloorCuts = append(res.FloorCuts, b.floorCut(floor, n, 1))
+
 	// More cuts, each of a fresh set of connections (the machine's load
 	// drifts: one cut is one sample).
 	for rep := 2; rep <= b.cfg.cutReps; rep++ {
@@ -223,8 +233,88 @@ func (b *bench) idleGateway() *IdleResult {
 		}
 		res.Cuts = append(res.Cuts, cut.CutRep)
 		time.Sleep(500 * time.Millisecond) // the reaping after the cut
+		res.FloorCuts = append(res.FloorCuts, b.floorCut(floor, n, rep))
 	}
 	return res
+}
+
+// floorProc is the running resetfloor process.
+type floorProc struct {
+	proc    *proc
+	addr    string
+	threads int
+	lines   <-chan string
+}
+
+// startFloor starts the cut's reference process with as many resetting
+// threads as the gateway has event loops by default; nil (and an error
+// recorded) if it cannot.
+func (b *bench) startFloor() *floorProc {
+	addr, err := freePort()
+	if err != nil {
+		b.fail("cut floor: %v", err)
+		return nil
+	}
+	threads := runtime.NumCPU()
+	if b.cfg.gatewayProcs > 0 {
+		threads = b.cfg.gatewayProcs
+	}
+	p, _, lines, err := b.r.startPiped("resetfloor", b.floorBin, "-addr", addr, "-ping", "64",
+		"-threads", strconv.Itoa(threads), "-max-duration", (b.cfg.watchdog + time.Minute).String())
+	if err != nil {
+		b.fail("cut floor: %v", err)
+		return nil
+	}
+	if err := waitBolt(addr, p, 10*time.Second); err != nil {
+		b.fail("cut floor: %v\n%s", err, p.logTail(10))
+		b.r.stop(p, 2*time.Second)
+		return nil
+	}
+	return &floorProc{proc: p, addr: addr, threads: threads, lines: lines}
+}
+
+// floorCut opens n connections to the floor process, waits until it holds
+// them all (its descriptor count stops changing), then signals it to reset
+// them, timed like a gateway cut: from just before the signal until the
+// load generator saw every connection end.
+func (b *bench) floorCut(f *floorProc, n, rep int) FloorCut {
+	if f == nil {
+		return FloorCut{Error: "the floor process did not start"}
+	}
+	out := FloorCut{Threads: f.threads}
+	lp, stdin, lines, _, err := b.idleLoadgen(fmt.Sprintf("loadgen-idle-floor-%d", rep), f.addr, n)
+	if err != nil {
+		out.Error = err.Error()
+		b.fail("cut floor %d: %v", rep, err)
+		return out
+	}
+	defer b.r.stop(lp, 2*time.Second)
+	defer stdin.Close()
+	settle(f.proc.pid())
+	trigger := time.Now()
+	if err := f.proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		out.Error = fmt.Sprintf("SIGHUP: %v", err)
+		b.fail("cut floor %d: %s", rep, out.Error)
+		return out
+	}
+	fmt.Fprintf(stdin, "cut %d\n", trigger.UnixNano())
+	var cut loadgen.CutResult
+	if err := waitEvent(lines, "cut", 30*time.Second, &cut); err != nil {
+		out.Error = err.Error()
+		b.fail("cut floor %d: %v", rep, err)
+		return out
+	}
+	out.Clients = &cut
+	var own struct {
+		Reset int     `json:"reset"`
+		Ms    float64 `json:"ms"`
+	}
+	if err := waitEvent(f.lines, "reset", 10*time.Second, &own); err == nil {
+		out.ResetMs = own.Ms
+	}
+	logf("cut floor %d: %d/%d closed, all closed %v, time to all %.1f ms (p50 %.1f); its resets took %.1f ms",
+		rep, cut.Closed, cut.Held, cut.AllClosed, cut.TimeToAllMs, cut.P50Ms, out.ResetMs)
+	return out
 }
 
 // cutRun is one cut and its trigger time.

@@ -150,11 +150,15 @@ type IdleResult struct {
 	CutMethod       string                 `json:"cut_method,omitempty"`
 	// Cuts is every cut, each of a fresh set of N connections: the
 	// clients' view (loadgen) and the gateway's own (its /status).
-	Cuts          []CutRep `json:"cuts,omitempty"`
-	FDsReleasedMs float64  `json:"fds_released_ms,omitempty"` // gateway's fds back to baseline, ms after the trigger (-1: not within 10 s)
-	AliveAfterCut bool     `json:"alive_after_cut"`
-	PostCutProbe  string   `json:"post_cut_probe,omitempty"`
-	Error         string   `json:"error,omitempty"`
+	Cuts []CutRep `json:"cuts,omitempty"`
+	// FloorCuts is the cut's reference, one after each cut: a process that
+	// only holds and resets the same number of connections, timed by the
+	// same load generator (see bench/internal/resetfloor).
+	FloorCuts     []FloorCut `json:"floor_cuts,omitempty"`
+	FDsReleasedMs float64    `json:"fds_released_ms,omitempty"` // gateway's fds back to baseline, ms after the trigger (-1: not within 10 s)
+	AliveAfterCut bool       `json:"alive_after_cut"`
+	PostCutProbe  string     `json:"post_cut_probe,omitempty"`
+	Error         string     `json:"error,omitempty"`
 }
 
 // CutRep is one route-change cut.
@@ -163,6 +167,26 @@ type CutRep struct {
 	Clients *loadgen.CutResult `json:"clients"`
 	Gateway *api.Cut           `json:"gateway,omitempty"` // its /status connections.lastCut
 	Error   string             `json:"error,omitempty"`
+}
+
+// FloorCut is one cut by the reference process (resetfloor).
+type FloorCut struct {
+	Clients *loadgen.CutResult `json:"clients"`
+	ResetMs float64            `json:"reset_ms"` // the process's own time for its resets
+	Threads int                `json:"threads"`
+	Error   string             `json:"error,omitempty"`
+}
+
+// floorTimes returns the clients' time to all closed of every floor cut in
+// which all closed.
+func (ir *IdleResult) floorTimes() []float64 {
+	var times []float64
+	for _, c := range ir.FloorCuts {
+		if c.Clients != nil && c.Clients.AllClosed {
+			times = append(times, c.Clients.TimeToAllMs)
+		}
+	}
+	return times
 }
 
 // firstCut is the clients' account of the first cut; nil if there was none.
@@ -368,6 +392,9 @@ func evaluate(r *Results) []Goal {
 		if !all {
 			g.Detail += "; a cut did not close every connection"
 		}
+		if ft := gi.floorTimes(); len(ft) > 0 {
+			g.Detail += fmt.Sprintf("; floor (a process that only resets them) median %.1f ms", stats.Median(ft))
+		}
 	}
 	goals = append(goals, g)
 	return goals
@@ -480,6 +507,15 @@ func printReport(w io.Writer, r *Results) {
 						gw = fmt.Sprintf("%d connections fenced in %.1f ms, every client reset in %.1f ms", c.Gateway.Connections, c.Gateway.FenceMs, c.Gateway.NotifyMs)
 					}
 					fmt.Fprintf(w, "  cut %d (epoch %d): clients all closed %s (p50 %.1f); gateway's /status: %s\n", i+1, c.Epoch, msOrNot(c.Clients), c.Clients.P50Ms, gw)
+				}
+			}
+			for i, c := range ir.FloorCuts {
+				switch {
+				case c.Error != "":
+					fmt.Fprintf(w, "  floor %d: error: %s\n", i+1, firstLine(c.Error))
+				case c.Clients != nil:
+					fmt.Fprintf(w, "  floor %d (a process that only resets the same %d connections, %d threads): clients all closed %s (p50 %.1f); its resets took %.1f ms\n",
+						i+1, c.Clients.Held, c.Threads, msOrNot(c.Clients), c.Clients.P50Ms, c.ResetMs)
 				}
 			}
 			if ir.FDsReleasedMs != 0 {
