@@ -68,7 +68,7 @@
 // Relay otherwise (TLS on either side, another platform, or EventLoops -1):
 // two goroutines per connection, one per direction. On plain TCP a direction
 // runs inside one syscall.RawConn.Read for its whole life: the callback takes
-// a pooled 32 KiB buffer, reads and writes until a non-blocking read(2)
+// a pooled 32 KiB buffer, reads and writes until a non-blocking read
 // returns EAGAIN, then returns the buffer and parks in the netpoller, so an
 // idle connection holds no buffer (two parked goroutines, about 12 KiB). TLS
 // sides use Read and Write and hold one buffer for the connection's life.
