@@ -94,6 +94,9 @@ type Config struct {
 	// stallLoop (tests): the first event loop's goroutine waits for it to
 	// close before it starts, so that only the other loops serve it.
 	stallLoop chan struct{}
+	// cutJobStart (tests), when set, is called by each loop as it starts
+	// its share of a cut's resets, with the loop's index.
+	cutJobStart func(loop int)
 }
 
 // ErrClosed is returned by Serve after Close or Drain.

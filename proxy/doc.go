@@ -105,10 +105,11 @@
 //     sees the other), and shuts down the socket of any write in flight,
 //     which also ends a write blocked on a peer that does not read. Then, on
 //     a background worker that Close and Drain wait for, the client sockets
-//     of the cut connections are reset first, all of them: each event loop
-//     resets its own connections' clients (so the readiness the resets
-//     raise does not wake it thousands of times), and GOMAXPROCS workers
-//     reset the goroutine-relayed ones. connect(2) with AF_UNSPEC sends the
+//     of the cut connections are reset first, all of them: the event loops
+//     reset the loop-owned connections' clients, each in a job (so the
+//     readiness the resets raise does not wake it thousands of times),
+//     starting with its own and then taking the others' that are left, and
+//     GOMAXPROCS workers reset the goroutine-relayed ones. connect(2) with AF_UNSPEC sends the
 //     RST without closing the descriptor (about 13 µs of CPU each here, most
 //     of it the kernel's loopback delivery to the peer), so the clients learn
 //     of the cut after 9,000 such calls, not after 18,000 closes. Only then

@@ -814,36 +814,79 @@ func (l *evloop) post(f func()) bool {
 	return true
 }
 
-// notifyLoops hands the victims that a loop owns to their loops, and
-// returns the others and a function that waits until the loops are done.
+// notifyLoops hands the victims that a loop owns to the loops, and returns
+// the others and a function that waits until the loops are done.
+//
+// Every loop runs the cut as a job, so that the readiness each reset raises
+// on a loop's epoll does not wake it thousands of times meanwhile; the
+// resets themselves are shared (cutWork): a loop takes chunks of its own
+// connections first, then of the others'. A loop that the scheduler runs
+// less, or that starts late, no longer finishes the cut alone: in timed
+// cuts of 9,000 connections one loop ended 30-50 ms after the other.
 func (p *Proxy) notifyLoops(v []victim, shutdown bool) (rest []victim, wait func()) {
 	loops := p.startedLoops()
 	if len(loops) == 0 {
 		return v, func() {}
 	}
-	by := map[*evloop][]victim{}
+	w := &cutWork{parts: make([][]victim, len(loops)), next: make([]atomic.Int64, len(loops)), shutdown: shutdown}
+	index := make(map[*evloop]int, len(loops))
+	for i, l := range loops {
+		index[l] = i
+	}
 	for _, x := range v {
-		if l := x.c.loop.Load(); l != nil {
-			by[l] = append(by[l], x)
+		if i, ok := index[x.c.loop.Load()]; ok {
+			w.parts[i] = append(w.parts[i], x)
 		} else {
 			rest = append(rest, x)
 		}
 	}
-	// Each loop resets (or shuts down) its own connections' sockets, so
-	// that the readiness each reset raises on its epoll does not wake it
-	// thousands of times meanwhile.
 	var wg sync.WaitGroup
-	for l, part := range by {
+	for i, l := range loops {
+		if len(w.parts[i]) == 0 {
+			continue
+		}
 		wg.Add(1)
 		if !l.post(func() {
 			defer wg.Done()
-			for _, x := range part {
-				notifyVictim(x, shutdown)
+			if p.cfg.cutJobStart != nil {
+				p.cfg.cutJobStart(i)
 			}
+			w.run(i)
 		}) {
+			// Stopping: its share is left to the loops that run, and to
+			// this goroutine (no loop may be running at all).
 			wg.Done()
-			rest = append(rest, part...)
+			wg.Go(func() { w.run(i) })
 		}
 	}
 	return rest, wg.Wait
+}
+
+// cutWork is one cut's resets of loop-owned connections: parts[i] are loop
+// i's connections, next[i] the first of them that nobody took yet.
+type cutWork struct {
+	parts    [][]victim
+	next     []atomic.Int64
+	shutdown bool
+}
+
+// cutChunkOwned is how many connections a loop takes from a part at a time.
+const cutChunkOwned = 64
+
+// run resets chunks of part own until it is taken, then of the other parts
+// (any goroutine may reset a loop-owned socket: see side.reset).
+func (w *cutWork) run(own int) {
+	for k := range w.parts {
+		i := (own + k) % len(w.parts)
+		part := w.parts[i]
+		for {
+			lo := int(w.next[i].Add(cutChunkOwned)) - cutChunkOwned
+			if lo >= len(part) {
+				break
+			}
+			for _, x := range part[lo:min(lo+cutChunkOwned, len(part))] {
+				notifyVictim(x, w.shutdown)
+			}
+		}
+	}
 }

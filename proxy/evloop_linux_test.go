@@ -216,3 +216,78 @@ func TestLoopWokenWhileHelpedSeesItsEvents(t *testing.T) {
 		c.SetReadDeadline(time.Time{})
 	}
 }
+
+// TestCutSharedAcrossLoops: a cut's resets are shared by the loops. One
+// loop's share is held up at its start (a loop the scheduler runs late);
+// every client, that loop's included, must still be reset by the other
+// loop while it waits, and the cut must finish once it goes on.
+func TestCutSharedAcrossLoops(t *testing.T) {
+	be := newFakeBackend(t, "m1")
+	hold := make(chan struct{})
+	held := make(chan struct{}, 1)
+	tp := newTestProxy(t, Config{EventLoops: 2, cutJobStart: func(loop int) {
+		if loop != 0 {
+			return
+		}
+		held <- struct{}{}
+		select {
+		case <-hold:
+		case <-time.After(20 * time.Second): // never hang the test binary
+		}
+	}})
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	t.Cleanup(release)
+	tp.SetRoute(serving(1, be))
+
+	const n = 16
+	var conns []net.Conn
+	owners := map[*evloop]int{}
+	for range n {
+		c := dialBolt(t, tp.addr())
+		conns = append(conns, c)
+	}
+	eventually(t, 5*time.Second, "all loop-owned", func() bool {
+		clear(owners)
+		for i := range tp.Proxy.reg.shards {
+			sh := &tp.Proxy.reg.shards[i]
+			sh.mu.Lock()
+			for pc := range sh.conns {
+				if l := pc.loop.Load(); l != nil {
+					owners[l]++
+				}
+			}
+			sh.mu.Unlock()
+		}
+		return len(owners) == 2 && owners[tp.Proxy.startedLoops()[0]]+owners[tp.Proxy.startedLoops()[1]] == n
+	})
+	if owners[tp.Proxy.startedLoops()[0]] == 0 {
+		t.Fatal("no connection on the loop whose share is held up")
+	}
+
+	tp.SetRoute(serving(2, be))
+	select {
+	case <-held:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first loop never started its share of the cut")
+	}
+	// The first loop is held up: the other must reset every client.
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+			t.Fatalf("client %d not reset while the first loop's share was held up: %v", i, err)
+		}
+	}
+	release()
+	eventually(t, 10*time.Second, "cut connections closed", func() bool { return tp.Proxy.Stats().Active == 0 })
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}

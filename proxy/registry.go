@@ -136,8 +136,10 @@ func (r *registry) collect(match func(epoch uint64) bool, gate chan struct{}) ([
 // finish, which the caller runs (possibly on another goroutine), tells the
 // peers, wakes the victims' goroutines and opens the gate, in the order that
 // matters to the clients. Relaying victims (a route change): every client
-// socket is reset first, by its event loop for loop-owned connections and
-// by GOMAXPROCS workers for the others, working on the raw descriptors (a RST without closing the descriptor, see resetRaw: about one
+// socket is reset first, by the event loops for loop-owned connections (each
+// its own first, then what is left of the others': see notifyLoops) and by
+// GOMAXPROCS workers for the others, working on the raw descriptors (a RST
+// without closing the descriptor, see resetRaw: about one
 // cheap system call per client, no goroutine woken first), so the last
 // client learns of the cut after 9,000 such calls rather than after 18,000
 // teardowns; the reset also wakes the goroutine parked on that socket. Then
@@ -260,8 +262,8 @@ func (r *registry) len() int {
 }
 
 // notifyVictim tells a cut connection's peers: the client is reset (or,
-// with shutdown, both sockets are shut down both ways). Each loop runs it
-// for its own connections, GOMAXPROCS workers for the others.
+// with shutdown, both sockets are shut down both ways). The loops run it
+// for the loop-owned connections, GOMAXPROCS workers for the others.
 func notifyVictim(x victim, shutdown bool) {
 	if shutdown {
 		x.client.cut()
