@@ -823,10 +823,10 @@ func (l *evloop) post(f func()) bool {
 // connections first, then of the others'. A loop that the scheduler runs
 // less, or that starts late, no longer finishes the cut alone: in timed
 // cuts of 9,000 connections one loop ended 30-50 ms after the other.
-func (p *Proxy) notifyLoops(v []victim, shutdown bool) (rest []victim, wait func()) {
+func (p *Proxy) notifyLoops(v []victim, shutdown bool) (rest []victim, wait func() time.Time) {
 	loops := p.startedLoops()
 	if len(loops) == 0 {
-		return v, func() {}
+		return v, func() time.Time { return time.Time{} }
 	}
 	w := &cutWork{parts: make([][]victim, len(loops)), next: make([]atomic.Int64, len(loops)), shutdown: shutdown}
 	index := make(map[*evloop]int, len(loops))
@@ -859,7 +859,10 @@ func (p *Proxy) notifyLoops(v []victim, shutdown bool) (rest []victim, wait func
 			wg.Go(func() { w.run(i) })
 		}
 	}
-	return rest, wg.Wait
+	return rest, func() time.Time {
+		wg.Wait()
+		return time.Unix(0, w.lastEnd.Load())
+	}
 }
 
 // cutWork is one cut's resets of loop-owned connections: parts[i] are loop
@@ -868,6 +871,7 @@ type cutWork struct {
 	parts    [][]victim
 	next     []atomic.Int64
 	shutdown bool
+	lastEnd  atomic.Int64 // unix ns when the latest run ended
 }
 
 // cutChunkOwned is how many connections a loop takes from a part at a time.
@@ -887,6 +891,13 @@ func (w *cutWork) run(own int) {
 			for _, x := range part[lo:min(lo+cutChunkOwned, len(part))] {
 				notifyVictim(x, w.shutdown)
 			}
+		}
+	}
+	now := time.Now().UnixNano()
+	for {
+		last := w.lastEnd.Load()
+		if last >= now || w.lastEnd.CompareAndSwap(last, now) {
+			return
 		}
 	}
 }

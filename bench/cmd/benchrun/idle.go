@@ -345,7 +345,7 @@ func (b *bench) cutIdle(p *proc, routeFile, httpAddr string, stdin io.Writer, li
 		return run, err
 	}
 	run.Clients = &cut
-	run.Gateway = gatewayLastCut(httpAddr)
+	run.Gateway = gatewayLastCut(httpAddr, run.trigger)
 	gw := "-"
 	if g := run.Gateway; g != nil {
 		gw = fmt.Sprintf("%d fenced in %.1f ms, clients reset in %.1f ms", g.Connections, g.FenceMs, g.NotifyMs)
@@ -355,10 +355,28 @@ func (b *bench) cutIdle(p *proc, routeFile, httpAddr string, stdin io.Writer, li
 	return run, nil
 }
 
-// gatewayLastCut reads connections.lastCut from the gateway's /status;
-// nil if it cannot.
-func gatewayLastCut(httpAddr string) *api.Cut {
-	c := http.Client{Timeout: 5 * time.Second}
+// gatewayLastCut reads connections.lastCut from the gateway's /status,
+// once it is the account of a cut recorded after trigger: the clients can
+// all have seen their reset before the gateway's cut goroutine records its
+// times, and reading at once showed the previous cut's. nil if there is no
+// such account within 2 s.
+func gatewayLastCut(httpAddr string, trigger time.Time) *api.Cut {
+	c := http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if cut := readLastCut(&c, httpAddr); cut != nil && cut.At.After(trigger) {
+			return cut
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// readLastCut reads connections.lastCut from the gateway's /status; nil if
+// it cannot.
+func readLastCut(c *http.Client, httpAddr string) *api.Cut {
 	resp, err := c.Get("http://" + httpAddr + "/status")
 	if err != nil {
 		return nil
