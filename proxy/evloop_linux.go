@@ -861,7 +861,10 @@ func (p *Proxy) notifyLoops(v []victim, shutdown bool) (rest []victim, wait func
 	}
 	return rest, func() time.Time {
 		wg.Wait()
-		return time.Unix(0, w.lastEnd.Load())
+		if end := w.lastEnd.Load(); end != 0 {
+			return time.Unix(0, end)
+		}
+		return time.Time{}
 	}
 }
 
