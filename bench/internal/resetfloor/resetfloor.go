@@ -8,7 +8,7 @@
 // every held socket with tcpreset.Fd from a few threads, the gateway's cut
 // with nothing else. Timed by the same load generator on the same machine,
 // it shows how long the kernel alone takes to tell N clients, which the
-// gateway's cut cannot beat there (bench/README.md, "cut floor").
+// gateway's cut cannot beat there (bench/README.md, "What runs", step 5).
 //
 // Invariants: a descriptor is in held exactly until Reset takes it, and Reset
 // closes every descriptor it took; a connection that fails its handshake or
