@@ -15,6 +15,3 @@ func resetRaw(rc syscall.RawConn) bool {
 	err := rc.Control(func(fd uintptr) { ok = tcpreset.Fd(int(fd)) })
 	return err == nil && ok
 }
-
-// resetFd resets the TCP connection of socket fd (see resetRaw).
-func resetFd(fd int) bool { return tcpreset.Fd(fd) }

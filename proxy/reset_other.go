@@ -8,6 +8,3 @@ import "syscall"
 // AF_UNSPEC is not known to reset: the peer gets a FIN instead of a RST, and
 // the later close (with SO_LINGER 0) resets what is left.
 func resetRaw(rc syscall.RawConn) bool { return shutdownRaw(rc) }
-
-// resetFd is not available here (no socket is loop-owned either).
-func resetFd(int) bool { return false }

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/memgraph-gateway/memgraph-gateway/internal/tcpreset"
 )
 
 // side is one end of a relayed connection.
@@ -61,7 +63,7 @@ func (s *side) cut() {
 // already); the caller then wakes the goroutines another way.
 func (s *side) reset() bool {
 	ok := false
-	if s.ownedDo(func(fd int) { ok = resetFd(fd) }) {
+	if s.ownedDo(func(fd int) { ok = tcpreset.Fd(fd) }) {
 		if ok {
 			s.wasReset.Store(true)
 		}
