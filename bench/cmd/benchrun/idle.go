@@ -255,7 +255,7 @@ func (b *bench) startFloor() *floorProc {
 		b.fail("cut floor: %v", err)
 		return nil
 	}
-	threads := runtime.NumCPU()
+	threads := runtime.GOMAXPROCS(0) // the gateway inherits the environment
 	if b.cfg.gatewayProcs > 0 {
 		threads = b.cfg.gatewayProcs
 	}
@@ -291,15 +291,13 @@ func (b *bench) floorCut(f *floorProc, n, rep int) FloorCut {
 	defer b.r.stop(lp, 2*time.Second)
 	defer stdin.Close()
 	settle(f.proc.pid())
-	trigger := time.Now()
-	if err := f.proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		out.Error = fmt.Sprintf("SIGHUP: %v", err)
-		b.fail("cut floor %d: %s", rep, out.Error)
-		return out
-	}
-	fmt.Fprintf(stdin, "cut %d\n", trigger.UnixNano())
-	var cut loadgen.CutResult
-	if err := waitEvent(lines, "cut", 30*time.Second, &cut); err != nil {
+	cut, _, err := timeCut(stdin, lines, func() error {
+		if err := f.proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			return fmt.Errorf("SIGHUP: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		out.Error = err.Error()
 		b.fail("cut floor %d: %v", rep, err)
 		return out
@@ -332,16 +330,17 @@ func (b *bench) cutIdle(p *proc, routeFile, httpAddr string, stdin io.Writer, li
 		name, backend = "a", b.backendA
 	}
 	run := cutRun{CutRep: CutRep{Epoch: epoch}}
-	run.trigger = time.Now()
-	if err := writeRoute(routeFile, epoch, name, backend); err != nil {
-		return run, fmt.Errorf("write route: %w", err)
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		return run, fmt.Errorf("SIGHUP: %w", err)
-	}
-	fmt.Fprintf(stdin, "cut %d\n", run.trigger.UnixNano())
-	var cut loadgen.CutResult
-	if err := waitEvent(lines, "cut", 30*time.Second, &cut); err != nil {
+	cut, trigger, err := timeCut(stdin, lines, func() error {
+		if err := writeRoute(routeFile, epoch, name, backend); err != nil {
+			return fmt.Errorf("write route: %w", err)
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			return fmt.Errorf("SIGHUP: %w", err)
+		}
+		return nil
+	})
+	run.trigger = trigger
+	if err != nil {
 		return run, err
 	}
 	run.Clients = &cut
@@ -353,6 +352,20 @@ func (b *bench) cutIdle(p *proc, routeFile, httpAddr string, stdin io.Writer, li
 	logf("gateway cut (epoch %d): %d/%d closed, all closed %v, time to all %.1f ms (p50 %.1f); gateway's /status: %s",
 		epoch, cut.Closed, cut.Held, cut.AllClosed, cut.TimeToAllMs, cut.P50Ms, gw)
 	return run, nil
+}
+
+// timeCut times one cut of the connections the load generator holds (on
+// stdin/lines): it takes the trigger time, runs act (what cuts them), tells
+// the load generator the trigger and waits for its account.
+func timeCut(stdin io.Writer, lines <-chan string, act func() error) (loadgen.CutResult, time.Time, error) {
+	var cut loadgen.CutResult
+	trigger := time.Now()
+	if err := act(); err != nil {
+		return cut, trigger, err
+	}
+	fmt.Fprintf(stdin, "cut %d\n", trigger.UnixNano())
+	err := waitEvent(lines, "cut", 30*time.Second, &cut)
+	return cut, trigger, err
 }
 
 // gatewayLastCut reads connections.lastCut from the gateway's /status,

@@ -180,12 +180,11 @@ type FloorCut struct {
 // floorTimes returns the clients' time to all closed of every floor cut in
 // which all closed.
 func (ir *IdleResult) floorTimes() []float64 {
-	var times []float64
-	for _, c := range ir.FloorCuts {
-		if c.Clients != nil && c.Clients.AllClosed {
-			times = append(times, c.Clients.TimeToAllMs)
-		}
+	rs := make([]*loadgen.CutResult, len(ir.FloorCuts))
+	for i, c := range ir.FloorCuts {
+		rs[i] = c.Clients
 	}
+	times, _ := closedTimes(rs)
 	return times
 }
 
@@ -200,13 +199,24 @@ func (ir *IdleResult) firstCut() *loadgen.CutResult {
 // cutTimes returns the clients' time to all closed of every cut in which
 // all closed, and whether every cut closed all.
 func (ir *IdleResult) cutTimes() (times []float64, allClosed bool) {
-	allClosed = len(ir.Cuts) > 0
-	for _, c := range ir.Cuts {
-		if c.Clients == nil || !c.Clients.AllClosed {
+	rs := make([]*loadgen.CutResult, len(ir.Cuts))
+	for i, c := range ir.Cuts {
+		rs[i] = c.Clients
+	}
+	return closedTimes(rs)
+}
+
+// closedTimes returns the time to all closed of every result (nil: a cut
+// that failed) in which all closed, and whether there was at least one
+// result and all of them closed all.
+func closedTimes(rs []*loadgen.CutResult) (times []float64, allClosed bool) {
+	allClosed = len(rs) > 0
+	for _, r := range rs {
+		if r == nil || !r.AllClosed {
 			allClosed = false
 			continue
 		}
-		times = append(times, c.Clients.TimeToAllMs)
+		times = append(times, r.TimeToAllMs)
 	}
 	return times, allClosed
 }
