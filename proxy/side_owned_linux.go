@@ -7,6 +7,8 @@ import (
 	"net"
 	"syscall"
 	"unsafe"
+
+	"github.com/memgraph-gateway/memgraph-gateway/internal/sockdup"
 )
 
 // Loop-owned sockets (evloop_linux.go): the side keeps a duplicate of the
@@ -22,22 +24,11 @@ func (s *side) plainTCP() bool {
 
 // dupFd duplicates the socket's descriptor (close-on-exec).
 func (s *side) dupFd() (int, error) {
-	nfd, derr := -1, error(nil)
-	err := s.ctl.Control(func(fd uintptr) {
-		r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
-		if e != 0 {
-			derr = e
-			return
-		}
-		nfd = int(r)
-	})
-	if err == nil {
-		err = derr
-	}
+	fd, err := sockdup.Dup(s.ctl)
 	if err != nil {
-		return -1, fmt.Errorf("proxy: dup socket: %w", err)
+		return -1, fmt.Errorf("proxy: %w", err)
 	}
-	return nfd, nil
+	return fd, nil
 }
 
 // own hands the socket to an event loop: from now on it is ofd, and the

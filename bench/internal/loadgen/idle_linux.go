@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/memgraph-gateway/memgraph-gateway/internal/sockdup"
 )
 
 // startWatch watches the held connections for their ends with one epoll
@@ -137,14 +139,8 @@ func dupAll(conns []net.Conn) ([]int, bool) {
 			closeFds(fds)
 			return nil, false
 		}
-		nfd := -1
-		err = rc.Control(func(fd uintptr) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
-			if e == 0 {
-				nfd = int(r)
-			}
-		})
-		if err != nil || nfd < 0 {
+		nfd, err := sockdup.Dup(rc)
+		if err != nil {
 			closeFds(fds)
 			return nil, false
 		}

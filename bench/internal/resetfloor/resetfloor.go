@@ -16,7 +16,6 @@
 package resetfloor
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/memgraph-gateway/memgraph-gateway/bench/internal/boltwire"
+	"github.com/memgraph-gateway/memgraph-gateway/internal/sockdup"
 	"github.com/memgraph-gateway/memgraph-gateway/internal/tcpreset"
 )
 
@@ -80,7 +80,7 @@ func (s *Server) handle(c net.Conn) error {
 		if _, err := io.ReadFull(c, buf); err != nil {
 			return fmt.Errorf("read ping: %w", err)
 		}
-		if _, err := io.Copy(c, bytes.NewReader(buf)); err != nil {
+		if _, err := c.Write(buf); err != nil {
 			return fmt.Errorf("echo ping: %w", err)
 		}
 	}
@@ -92,20 +92,9 @@ func (s *Server) handle(c net.Conn) error {
 	if err != nil {
 		return err
 	}
-	nfd := -1
-	var derr error
-	if err := rc.Control(func(fd uintptr) {
-		r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
-		if e != 0 {
-			derr = e
-			return
-		}
-		nfd = int(r)
-	}); err != nil {
+	nfd, err := sockdup.Dup(rc)
+	if err != nil {
 		return err
-	}
-	if derr != nil {
-		return fmt.Errorf("dup: %w", derr)
 	}
 	s.mu.Lock()
 	s.held = append(s.held, nfd)
