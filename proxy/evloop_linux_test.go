@@ -48,16 +48,11 @@ func TestEventLoopsOwnPlainTCP(t *testing.T) {
 					grown, n, perConn, tt.minGoroutines, tt.maxGoroutines)
 			}
 			owned := 0
-			for i := range tp.Proxy.reg.shards {
-				s := &tp.Proxy.reg.shards[i]
-				s.mu.Lock()
-				for c := range s.conns {
-					if c.client.isOwned() && c.backend.isOwned() {
-						owned++
-					}
+			tp.eachConn(func(c *conn) {
+				if c.client.isOwned() && c.backend.isOwned() {
+					owned++
 				}
-				s.mu.Unlock()
-			}
+			})
 			want := 0
 			if tt.owned {
 				want = n + 1
@@ -89,19 +84,13 @@ func TestLoopsHelpAndParkWithoutWakeups(t *testing.T) {
 	tp := newTestProxy(t, Config{EventLoops: 2, stallLoop: stall})
 	t.Cleanup(release) // runs before the proxy's own cleanup closes it
 	tp.SetRoute(serving(1, be))
-	ownerOf := func(c net.Conn) *evloop {
-		for i := range tp.Proxy.reg.shards {
-			sh := &tp.Proxy.reg.shards[i]
-			sh.mu.Lock()
-			for pc := range sh.conns {
-				if pc.client.base.RemoteAddr().String() == c.LocalAddr().String() {
-					sh.mu.Unlock()
-					return pc.loop.Load()
-				}
+	ownerOf := func(c net.Conn) (owner *evloop) {
+		tp.eachConn(func(pc *conn) {
+			if pc.client.base.RemoteAddr().String() == c.LocalAddr().String() {
+				owner = pc.loop.Load()
 			}
-			sh.mu.Unlock()
-		}
-		return nil
+		})
+		return owner
 	}
 
 	// conns[0] on the running loop, kept busy; then conns[1] on the
@@ -187,14 +176,7 @@ func TestLoopWokenWhileHelpedSeesItsEvents(t *testing.T) {
 	echo(t, c, payload(64, 1))
 	eventually(t, 5*time.Second, "relayed", func() bool { return tp.Stats().Relayed == 1 })
 	var owner *evloop
-	for i := range tp.Proxy.reg.shards {
-		sh := &tp.Proxy.reg.shards[i]
-		sh.mu.Lock()
-		for pc := range sh.conns {
-			owner = pc.loop.Load()
-		}
-		sh.mu.Unlock()
-	}
+	tp.eachConn(func(pc *conn) { owner = pc.loop.Load() })
 	if owner == nil {
 		t.Fatal("the connection is not owned by a loop")
 	}
@@ -254,16 +236,11 @@ func TestCutSharedAcrossLoops(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "all loop-owned", func() bool {
 		clear(owners)
-		for i := range tp.Proxy.reg.shards {
-			sh := &tp.Proxy.reg.shards[i]
-			sh.mu.Lock()
-			for pc := range sh.conns {
-				if l := pc.loop.Load(); l != nil {
-					owners[l]++
-				}
+		tp.eachConn(func(pc *conn) {
+			if l := pc.loop.Load(); l != nil {
+				owners[l]++
 			}
-			sh.mu.Unlock()
-		}
+		})
 		return len(owners) == 2 && owners[tp.Proxy.startedLoops()[0]]+owners[tp.Proxy.startedLoops()[1]] == n
 	})
 	if owners[tp.Proxy.startedLoops()[0]] == 0 {

@@ -215,6 +215,18 @@ func newTestProxy(t testing.TB, cfg Config, roles ...Role) *testProxy {
 
 func (tp *testProxy) addr() string { return tp.addrs[RoleReadWrite] }
 
+// eachConn calls f for every registered connection, under its shard's lock.
+func (tp *testProxy) eachConn(f func(c *conn)) {
+	for i := range tp.Proxy.reg.shards {
+		s := &tp.Proxy.reg.shards[i]
+		s.mu.Lock()
+		for c := range s.conns {
+			f(c)
+		}
+		s.mu.Unlock()
+	}
+}
+
 func serving(epoch uint64, main *fakeBackend, replicas ...Replica) Route {
 	return Route{Epoch: epoch, Phase: PhaseServing, Main: main.backend(), Replicas: replicas}
 }

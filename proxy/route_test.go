@@ -469,16 +469,11 @@ func testFenceBlockedWriters(t *testing.T, loops int) {
 			}
 			var relayed *conn
 			eventually(t, 10*time.Second, "a relayed connection", func() bool {
-				for i := range tp.Proxy.reg.shards {
-					s := &tp.Proxy.reg.shards[i]
-					s.mu.Lock()
-					for x := range s.conns {
-						if x.epoch == 1 {
-							relayed = x
-						}
+				tp.eachConn(func(x *conn) {
+					if x.epoch == 1 {
+						relayed = x
 					}
-					s.mu.Unlock()
-				}
+				})
 				return relayed != nil
 			})
 			// Bytes flow only once the relay runs (in a loop or not).
