@@ -109,10 +109,11 @@
 //     reset the loop-owned connections' clients, each in a job (so the
 //     readiness the resets raise does not wake it thousands of times),
 //     starting with its own and then taking the others' that are left, and
-//     GOMAXPROCS workers reset the goroutine-relayed ones. connect(2) with AF_UNSPEC sends the
-//     RST without closing the descriptor (about 13 µs of CPU each here, most
-//     of it the kernel's loopback delivery to the peer), so the clients learn
-//     of the cut after 9,000 such calls, not after 18,000 closes. Only then
+//     GOMAXPROCS workers reset the goroutine-relayed ones. connect(2) with
+//     AF_UNSPEC sends the RST without closing the descriptor (about 13 µs of
+//     CPU each here, most of it the kernel's loopback delivery to the peer),
+//     so the clients learn of the cut after 9,000 such calls, not after
+//     18,000 closes. Only then
 //     are the sockets closed, the backend's with a reset: the loops close
 //     theirs in batches of 256 with events served in between (cleanup must
 //     not take the CPU from clients reconnecting under the new epoch), and
