@@ -3,35 +3,19 @@
 package sockdup
 
 import (
-	"net"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/memgraph-gateway/memgraph-gateway/internal/testnet"
 )
 
 // TestDupOutlivesConn: the duplicate is another descriptor, non-blocking
 // and close-on-exec, and the connection lives on through it after the
 // net.Conn is closed.
 func TestDupOutlivesConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := <-accepted
-	defer server.Close()
-
-	rc, err := client.(*net.TCPConn).SyscallConn()
+	client, server := testnet.TCPPair(t)
+	rc, err := client.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,16 +51,8 @@ func TestDupOutlivesConn(t *testing.T) {
 
 // TestDupClosedConn: a closed connection cannot be duplicated.
 func TestDupClosedConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, _ := c.(*net.TCPConn).SyscallConn()
+	c, _ := testnet.TCPPair(t)
+	rc, _ := c.SyscallConn()
 	c.Close()
 	if fd, err := Dup(rc); err == nil {
 		syscall.Close(fd)

@@ -2,10 +2,11 @@ package tcpreset
 
 import (
 	"errors"
-	"net"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/memgraph-gateway/memgraph-gateway/internal/testnet"
 )
 
 // TestFdResetsPeer checks that the peer of a reset socket reads
@@ -15,27 +16,8 @@ func TestFdResetsPeer(t *testing.T) {
 	if !Supported {
 		t.Skip("no reset on this platform")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := <-accepted
-	defer server.Close()
-
-	rc, err := server.(*net.TCPConn).SyscallConn()
+	client, server := testnet.TCPPair(t)
+	rc, err := server.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
