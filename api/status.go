@@ -129,12 +129,14 @@ type Connections struct {
 	LastCut  *Cut           `json:"lastCut,omitempty"`
 }
 
-// Cut is the latest cut that touched a connection: how many, and how long
-// after it began they were all fenced (no byte to the old MAIN after that)
-// and every client was told (reset).
+// Cut is the latest cut that touched a connection: how many, when it began
+// (the new route was installed), how long after that they were all fenced
+// (no byte to the old MAIN after that) and every client was told (reset),
+// and when it was recorded.
 type Cut struct {
 	Connections int       `json:"connections"`
 	FenceMs     float64   `json:"fenceMs"`
 	NotifyMs    float64   `json:"notifyMs"`
+	Began       time.Time `json:"began"`
 	At          time.Time `json:"at"`
 }

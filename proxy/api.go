@@ -122,5 +122,6 @@ type CutStats struct {
 	Connections int       `json:"connections"`
 	FenceMs     float64   `json:"fence_ms"`
 	NotifyMs    float64   `json:"notify_ms"`
-	At          time.Time `json:"at"` // when every client was told
+	Began       time.Time `json:"began"` // when it began: the route was installed
+	At          time.Time `json:"at"`    // when every client was told
 }

@@ -144,7 +144,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	lc := tp.Stats().LastCut
-	if lc == nil || lc.Connections != 1 || lc.FenceMs < 0 || lc.NotifyMs < lc.FenceMs || lc.At.IsZero() {
-		t.Errorf("last cut = %+v, want 1 connection, notify >= fence", lc)
+	if lc == nil || lc.Connections != 1 || lc.FenceMs < 0 || lc.NotifyMs < lc.FenceMs || lc.Began.IsZero() || lc.At.Before(lc.Began) {
+		t.Errorf("last cut = %+v, want 1 connection, notify >= fence, began <= at", lc)
 	}
 }

@@ -160,14 +160,14 @@ func (m *metrics) addCut(n int) {
 }
 
 // cutDone records a finished cut that touched n connections.
-func (m *metrics) cutDone(n int, fence, notify time.Duration) {
+func (m *metrics) cutDone(n int, began time.Time, fence, notify time.Duration) {
 	if n == 0 {
 		return
 	}
 	m.cutFence.Observe(fence.Seconds())
 	m.cutNotify.Observe(notify.Seconds())
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	m.lastCut.Store(&CutStats{Connections: n, FenceMs: ms(fence), NotifyMs: ms(notify), At: time.Now().UTC()})
+	m.lastCut.Store(&CutStats{Connections: n, FenceMs: ms(fence), NotifyMs: ms(notify), Began: began.UTC(), At: time.Now().UTC()})
 }
 
 func (m *metrics) holdInc() { m.held.Inc(); m.nHeld.Add(1) }

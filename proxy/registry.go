@@ -29,8 +29,9 @@ var (
 type registry struct {
 	kick func() // after a cut's gate opened: the event loops reap
 	// cutDone reports each finished cut: how many connections it touched,
-	// how long until they were fenced and until every peer was told.
-	cutDone func(n int, fence, notify time.Duration)
+	// when it began, how long until they were fenced and until every peer
+	// was told.
+	cutDone func(n int, began time.Time, fence, notify time.Duration)
 	// notifyLoops starts the loops' share of a cut; wait returns when they
 	// are done, with when the last of them finished (zero if none ran).
 	notifyLoops func(v []victim, shutdown bool) (rest []victim, wait func() time.Time)
@@ -139,7 +140,8 @@ func (r *registry) collect(match func(epoch uint64) bool, gate chan struct{}) ([
 // peers, wakes the victims' goroutines and opens the gate, in the order that
 // matters to the clients. Relaying victims (a route change): every client
 // socket is reset first, by the event loops for loop-owned connections (each
-// its own first, then what is left of the others': see notifyLoops) and by
+// its own first, then what is left of the others'; the goroutine running
+// finish joins them: see notifyLoops) and by
 // GOMAXPROCS workers for the others, working on the raw descriptors (a RST
 // without closing the descriptor, see resetRaw: about one
 // cheap system call per client, no goroutine woken first), so the last
@@ -183,7 +185,7 @@ func (r *registry) cut(match func(epoch uint64) bool, shutdown bool) (n int, fin
 			told = end
 		}
 		if r.cutDone != nil {
-			r.cutDone(len(v), fence, told.Sub(start))
+			r.cutDone(len(v), start, fence, told.Sub(start))
 		}
 		close(gate)
 		r.kick()

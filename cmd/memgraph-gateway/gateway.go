@@ -221,7 +221,7 @@ func (g *gateway) Status() api.Status {
 		st.Connections.Rejected = map[string]int{}
 	}
 	if c := s.LastCut; c != nil {
-		st.Connections.LastCut = &api.Cut{Connections: c.Connections, FenceMs: c.FenceMs, NotifyMs: c.NotifyMs, At: c.At}
+		st.Connections.LastCut = &api.Cut{Connections: c.Connections, FenceMs: c.FenceMs, NotifyMs: c.NotifyMs, Began: c.Began, At: c.At}
 	}
 	return st
 }

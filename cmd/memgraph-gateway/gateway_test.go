@@ -202,8 +202,8 @@ func TestStatus(t *testing.T) {
 		t.Errorf("connections %+v", c)
 	}
 	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	fr.stats.LastCut = &proxy.CutStats{Connections: 2, FenceMs: 0.5, NotifyMs: 1.5, At: at}
-	if c := g.Status().Connections.LastCut; c == nil || *c != (api.Cut{Connections: 2, FenceMs: 0.5, NotifyMs: 1.5, At: at}) {
+	fr.stats.LastCut = &proxy.CutStats{Connections: 2, FenceMs: 0.5, NotifyMs: 1.5, Began: at.Add(-time.Second), At: at}
+	if c := g.Status().Connections.LastCut; c == nil || *c != (api.Cut{Connections: 2, FenceMs: 0.5, NotifyMs: 1.5, Began: at.Add(-time.Second), At: at}) {
 		t.Errorf("last cut %+v", c)
 	}
 

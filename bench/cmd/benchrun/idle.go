@@ -347,7 +347,8 @@ func (b *bench) cutIdle(p *proc, routeFile, httpAddr string, stdin io.Writer, li
 	run.Gateway = gatewayLastCut(httpAddr, run.trigger)
 	gw := "-"
 	if g := run.Gateway; g != nil {
-		gw = fmt.Sprintf("%d fenced in %.1f ms, clients reset in %.1f ms", g.Connections, g.FenceMs, g.NotifyMs)
+		run.BeganMs = float64(g.Began.Sub(run.trigger)) / float64(time.Millisecond)
+		gw = fmt.Sprintf("began %.1f ms after the trigger, %d fenced in %.1f ms, clients reset in %.1f ms", run.BeganMs, g.Connections, g.FenceMs, g.NotifyMs)
 	}
 	logf("gateway cut (epoch %d): %d/%d closed, all closed %v, time to all %.1f ms (p50 %.1f); gateway's /status: %s",
 		epoch, cut.Closed, cut.Held, cut.AllClosed, cut.TimeToAllMs, cut.P50Ms, gw)

@@ -166,7 +166,10 @@ type CutRep struct {
 	Epoch   uint64             `json:"epoch"`
 	Clients *loadgen.CutResult `json:"clients"`
 	Gateway *api.Cut           `json:"gateway,omitempty"` // its /status connections.lastCut
-	Error   string             `json:"error,omitempty"`
+	// BeganMs is how long after the trigger the gateway began the cut (it
+	// had read the route file and installed the route): the SIGHUP path.
+	BeganMs float64 `json:"began_ms,omitempty"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // FloorCut is one cut by the reference process (resetfloor).
@@ -514,7 +517,7 @@ func printReport(w io.Writer, r *Results) {
 				case c.Clients != nil:
 					gw := "-"
 					if c.Gateway != nil {
-						gw = fmt.Sprintf("%d connections fenced in %.1f ms, every client reset in %.1f ms", c.Gateway.Connections, c.Gateway.FenceMs, c.Gateway.NotifyMs)
+						gw = fmt.Sprintf("began %.1f ms after the trigger; %d connections fenced in %.1f ms, every client reset in %.1f ms", c.BeganMs, c.Gateway.Connections, c.Gateway.FenceMs, c.Gateway.NotifyMs)
 					}
 					fmt.Fprintf(w, "  cut %d (epoch %d): clients all closed %s (p50 %.1f); gateway's /status: %s\n", i+1, c.Epoch, msOrNot(c.Clients), c.Clients.P50Ms, gw)
 				}
