@@ -199,10 +199,10 @@ func TestLoopWokenWhileHelpedSeesItsEvents(t *testing.T) {
 	}
 }
 
-// TestCutSharedAcrossLoops: a cut's resets are shared by the loops. One
-// loop's share is held up at its start (a loop the scheduler runs late);
-// every client, that loop's included, must still be reset by the other
-// loop while it waits, and the cut must finish once it goes on.
+// TestCutSharedAcrossLoops: a cut's resets are shared by the loops and the
+// goroutine that runs the cut. One loop's share is held up at its start (a
+// loop the scheduler runs late); every client, that loop's included, must
+// still be reset while it waits, and the cut must finish once it goes on.
 func TestCutSharedAcrossLoops(t *testing.T) {
 	be := newFakeBackend(t, "m1")
 	hold := make(chan struct{})
@@ -253,7 +253,7 @@ func TestCutSharedAcrossLoops(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the first loop never started its share of the cut")
 	}
-	// The first loop is held up: the other must reset every client.
+	// The first loop is held up: the others must reset every client.
 	for i, c := range conns {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
