@@ -57,7 +57,10 @@
 // edge. A loop serves at most 8 full buffers from one socket before the
 // others (fairness under bulk transfers). A loop with nothing to do parks
 // in Go's netpoller on its epoll descriptor, without a timer, so an idle
-// gateway does not wake up at all. Go's scheduler keeps at most one thread
+// gateway does not wake up at all; it parks right after a batch, within
+// one long syscall.RawConn.Read, so a wake-up costs one epoll_wait of the
+// loop's own (Go's netpoller keeps the readiness that arrives meanwhile;
+// see evloop.run). Go's scheduler keeps at most one thread
 // in the netpoller and none once that one runs a loop that keeps finding
 // events, so a parked loop's events could go unseen (measured: 20 ms in a
 // trace, 100-280 ms stalls at the clients); instead, every 200 µs a running

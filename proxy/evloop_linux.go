@@ -73,14 +73,15 @@ type evloop struct {
 	epf      *os.File
 	epr      syscall.RawConn
 	deadline time.Time // epf's read deadline (zero: none)
-	waitFn   func(fd uintptr) bool
-	// waitCalls counts waitFn's calls in one park: more than one means
-	// the loop blocked in between.
-	waitCalls int
-	waitN     int
-	waitErr   error
-	waitEvs   []syscall.EpollEvent
-	// parks counts the loop's parks that blocked (tests).
+	// stepFn is step as the function passed to epr.Read; stepCalls counts
+	// its calls in one Read (more than one: it parked in between).
+	// stepErr is an epoll_wait failure, stopNow a stop request: step
+	// returns true for either.
+	stepFn    func(fd uintptr) bool
+	stepCalls int
+	stepErr   error
+	stopNow   bool
+	// parks counts the loop's returns from a park (tests).
 	parks atomic.Int64
 
 	// proc is held by the goroutine handling the loop's events and state
@@ -95,6 +96,9 @@ type evloop struct {
 	kicked  bool     // a cut's gate opened: scan for cut connections
 	stop    bool
 	stopped chan struct{}
+
+	// Owned by the loop's goroutine.
+	events, help []syscall.EpollEvent // epoll_wait buffers: its own, helping
 
 	// Owned by the proc holder.
 	buf    []byte
@@ -274,23 +278,7 @@ func newEvloop(p *Proxy, stall chan struct{}) (*evloop, error) {
 		return nil, fmt.Errorf("proxy: epoll descriptor: %w", err)
 	}
 	l.epr = rc
-	l.waitFn = func(uintptr) bool {
-		// Wait for a loop helping this one (a batch): parking instead, as a
-		// first version did, lost the wake-up when the edge that woke this
-		// loop was for events that arrived after the helper had collected
-		// its batch (a new connection's first bytes then waited for the
-		// next event on this loop; the bench saw a handshake time out).
-		// Blocking on the mutex also keeps the readiness a helper's cut
-		// raises from waking this loop again and again.
-		l.waitCalls++
-		l.proc.Lock()
-		l.waitN, l.waitErr = epollWaitNow(l.epfd, l.waitEvs)
-		if l.waitN > 0 || (l.waitErr != nil && l.waitErr != syscall.EINTR) {
-			return true // holding proc: see park
-		}
-		l.proc.Unlock()
-		return false
-	}
+	l.stepFn = l.step
 	go l.run(stall)
 	return l, nil
 }
@@ -304,30 +292,12 @@ func epollWaitNow(epfd int, events []syscall.EpollEvent) (int, error) {
 	return int(n), nil
 }
 
-// wait returns ready events, waiting up to timeout ms (-1: no limit) with
-// the goroutine parked in Go's netpoller on the epoll descriptor: no
-// thread stays blocked in a system call, and events that arrive while the
-// loop runs are collected without any wake-up. There is no wake-up cap: a
-// parked loop whose events Go's scheduler does not look at (see
-// helpOthers) is served by a loop that runs.
-func (l *evloop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
-	if timeout == 0 {
-		return epollWaitNow(l.epfd, events)
-	}
-	return l.park(events, timeout)
-}
-
-// park waits for events with the goroutine parked on the epoll descriptor
-// in Go's netpoller, up to timeout ms (-1: no limit). It lets go of proc
-// while parked and holds it again when it returns.
-func (l *evloop) park(events []syscall.EpollEvent, timeout int) (int, error) {
-	// RawConn.Read collects first (waitFn) and parks only if that found
-	// nothing.
-	//
-	// A deadline still ahead and not later than needed is kept: moving
-	// the netpoller's timer on every park would interrupt its epoll_wait
-	// each time (at one connection, every message); waking up to a
-	// millisecond early costs one empty round.
+// setDeadline arms epf's read deadline for a park of up to timeout ms
+// (-1: no limit). A deadline still ahead and not later than needed is
+// kept: moving the netpoller's timer on every park would interrupt its
+// epoll_wait each time (at one connection, every message); waking up to a
+// millisecond early costs one empty round.
+func (l *evloop) setDeadline(timeout int) {
 	switch {
 	case timeout > 0:
 		now := time.Now()
@@ -340,24 +310,6 @@ func (l *evloop) park(events []syscall.EpollEvent, timeout int) (int, error) {
 		_ = l.epf.SetReadDeadline(time.Time{})
 		l.deadline = time.Time{}
 	}
-	l.waitEvs, l.waitN, l.waitErr, l.waitCalls = events, 0, nil, 0
-	l.proc.Unlock()
-	// Read returns nil exactly when waitFn returned true, which it does
-	// holding proc.
-	err := l.epr.Read(l.waitFn)
-	if err != nil {
-		l.proc.Lock()
-	}
-	if l.waitCalls > 1 || errors.Is(err, os.ErrDeadlineExceeded) {
-		l.parks.Add(1)
-	}
-	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return 0, nil
-		}
-		return 0, err
-	}
-	return l.waitN, l.waitErr
 }
 
 func (l *evloop) add(rc *relayConn) {
@@ -383,48 +335,100 @@ func (l *evloop) shutdown() {
 	<-l.stopped
 }
 
-// run is the loop goroutine. It holds proc while it handles events and
-// lets go of it while parked and while it helps the other loops.
+// run is the loop goroutine. It spends its life in epr.Read(step): step
+// handles events while there are any and returns false to park the
+// goroutine in Go's netpoller on the epoll descriptor (no thread stays
+// blocked in a system call); Read calls it again when the descriptor is
+// readable. Read returns when step asks (stop, or epoll_wait failed) or
+// when the park's deadline passes (timed work is due), and run calls it
+// again.
+//
+// Why one long Read: Read forgets the descriptor's readiness when it
+// begins (Go's pollReset), so a Read per park would have to collect once
+// more before parking (an epoll_wait that, at one connection, finds nothing
+// on every message). Within one Read the netpoller keeps readiness that
+// arrives while step runs, and step parks right after a batch: every event
+// that arrives after its epoll_wait raises the descriptor's readiness
+// again (the loop's epoll set is watched edge-triggered by Go's, and each
+// new event re-arms it), which ends the next park at once.
 func (l *evloop) run(stall chan struct{}) {
 	if stall != nil {
 		<-stall
 	}
-	events := make([]syscall.EpollEvent, 256)
-	help := make([]syscall.EpollEvent, 256)
-	l.proc.Lock()
-	defer func() {
-		l.dead = true
-		_ = l.epf.Close() // the epoll descriptor
-		syscall.Close(l.wakefd)
-		l.proc.Unlock()
-		close(l.stopped)
-	}()
+	l.events = make([]syscall.EpollEvent, 256)
+	l.help = make([]syscall.EpollEvent, 256)
 	for {
-		timeout := -1
-		if len(l.again) > 0 {
-			timeout = 0
-		} else if len(l.reap) > 0 {
-			timeout = reapPace
-		} else if len(l.halfHC) > 0 {
-			timeout = max(1, int(time.Until(l.nextHC)/time.Millisecond)+1)
-		}
-		n, err := l.wait(events, timeout)
-		if err != nil && err != syscall.EINTR {
-			l.p.log.Error("event loop: epoll_wait failed", zap.Error(err))
+		l.stepCalls, l.stepErr = 0, nil
+		err := l.epr.Read(l.stepFn)
+		// Read returns nil exactly when step returned true, which it
+		// does holding proc.
+		switch {
+		case err == nil && l.stopNow:
+			l.dead = true
+			_ = l.epf.Close() // the epoll descriptor
+			syscall.Close(l.wakefd)
 			l.proc.Unlock()
-			time.Sleep(10 * time.Millisecond)
-			l.proc.Lock()
+			close(l.stopped)
+			return
+		case err == nil:
+			err = l.stepErr
+			l.proc.Unlock()
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// Timed work is due. An expired deadline fails every later
+			// Read at once: clear it (step sets the next one).
+			l.parks.Add(1)
+			_ = l.epf.SetReadDeadline(time.Time{})
+			l.deadline = time.Time{}
 			continue
 		}
-		if l.batch(events[:n]) {
-			return
+		l.p.log.Error("event loop: waiting for events failed", zap.Error(err))
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// step is the loop body (see run): it returns true holding proc when the
+// loop must stop or epoll_wait failed, false (proc released) to park.
+func (l *evloop) step(uintptr) bool {
+	l.stepCalls++
+	if l.stepCalls > 1 {
+		l.parks.Add(1)
+	}
+	// Wait for a loop helping this one (a batch): parking instead, as a
+	// first version did, lost the wake-up when the edge that woke this
+	// loop was for events that arrived after the helper had collected its
+	// batch (a new connection's first bytes then waited for the next event
+	// on this loop; the bench saw a handshake time out). Blocking on the
+	// mutex also keeps the readiness a helper's cut raises from waking
+	// this loop again and again.
+	l.proc.Lock()
+	for {
+		n, err := epollWaitNow(l.epfd, l.events)
+		if err != nil && err != syscall.EINTR {
+			l.stepErr = err
+			return true
+		}
+		if l.batch(l.events[:n]) {
+			l.stopNow = true
+			return true
 		}
 		if now := time.Now(); now.Sub(l.lastHelp) >= helpEvery {
 			l.lastHelp = now
 			l.proc.Unlock()
-			l.helpOthers(help)
+			l.helpOthers(l.help)
 			l.proc.Lock()
 		}
+		if n == len(l.events) || len(l.again) > 0 || err != nil {
+			continue // more may be ready, or reads are queued
+		}
+		timeout := -1
+		if len(l.reap) > 0 {
+			timeout = reapPace
+		} else if len(l.halfHC) > 0 {
+			timeout = max(1, int(time.Until(l.nextHC)/time.Millisecond)+1)
+		}
+		l.setDeadline(timeout)
+		l.proc.Unlock()
+		return false
 	}
 }
 
