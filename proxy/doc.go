@@ -66,7 +66,11 @@
 // trace, 100-280 ms stalls at the clients); instead, every 200 µs a running
 // loop serves the ready sockets of the loops that are not running (each
 // loop's state is under a lock that the helper takes with TryLock; see
-// evloop.helpOthers).
+// evloop.helpOthers). And a loop that wakes from a real park while another
+// busy loop is parked starts an empty goroutine, so that the runtime wakes
+// an idle thread, which then waits in the netpoller for the other loop
+// (evloop.kickPoller): its events get their own thread instead of waiting
+// for this one.
 //
 // Relay otherwise (TLS on either side, another platform, or EventLoops -1):
 // two goroutines per connection, one per direction. On plain TCP a direction

@@ -268,3 +268,31 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// TestKickWanted: another thread is woken for the network only for a
+// parked loop that was busy lately, and only after a real park of this
+// one (not on a saturated machine, where loops park and wake back to back).
+func TestKickWanted(t *testing.T) {
+	const now = int64(10 * time.Second)
+	us := int64(time.Microsecond)
+	for _, tc := range []struct {
+		name        string
+		parkedAt    int64
+		otherParked bool
+		otherEvents int64
+		want        bool
+	}{
+		{"other parked, busy 100 µs ago, parked 200 µs", now - 200*us, true, now - 100*us, true},
+		{"other parked, busy just now, parked exactly the minimum", now - kickMinPark, true, now, true},
+		{"other running", now - 200*us, false, now - 100*us, false},
+		{"other quiet for the recent window", now - 200*us, true, now - kickRecent, false},
+		{"other never had events", now - 200*us, true, 0, false},
+		{"this loop parked briefly (saturated)", now - 10*us, true, now - 100*us, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := kickWanted(now, tc.parkedAt, tc.otherParked, tc.otherEvents); got != tc.want {
+				t.Errorf("kickWanted = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
