@@ -416,18 +416,21 @@ func (l *evloop) step(uintptr) bool {
 			l.stepErr = err
 			return true
 		}
-		if n > 0 {
-			l.lastEvents.Store(time.Now().UnixNano())
-		}
 		if l.batch(l.events[:n]) {
 			l.stopNow = true
 			return true
 		}
-		if now := time.Now(); now.Sub(l.lastHelp) >= helpEvery {
+		// One clock read per round serves the three uses below.
+		now := time.Now()
+		if n > 0 {
+			l.lastEvents.Store(now.UnixNano())
+		}
+		if now.Sub(l.lastHelp) >= helpEvery {
 			l.lastHelp = now
 			l.proc.Unlock()
 			l.helpOthers(l.help)
 			l.proc.Lock()
+			now = time.Now()
 		}
 		if n == len(l.events) || len(l.again) > 0 || err != nil {
 			continue // more may be ready, or reads are queued
@@ -439,7 +442,7 @@ func (l *evloop) step(uintptr) bool {
 			timeout = max(1, int(time.Until(l.nextHC)/time.Millisecond)+1)
 		}
 		l.setDeadline(timeout)
-		l.parkedAt = time.Now().UnixNano()
+		l.parkedAt = now.UnixNano()
 		l.parked.Store(true)
 		l.proc.Unlock()
 		return false
